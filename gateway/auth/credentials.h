@@ -1,0 +1,41 @@
+#ifndef CODEARTS_GATEWAY_AUTH_CREDENTIALS_H_
+#define CODEARTS_GATEWAY_AUTH_CREDENTIALS_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace codearts::auth {
+
+/// An access key pair, optionally temporary (with a security token). Never logged: nothing here
+/// formats it, and callers must not either.
+struct AkSkCredentials {
+  std::string access_key;
+  std::string secret_key;
+  /// Set for temporary credentials; sent as `X-Security-Token`.
+  std::string security_token;
+};
+
+/// Where the current AK/SK come from. Implementations may rotate them; each call reads the
+/// credentials once and uses that snapshot for all of its attempts.
+class CredentialSource {
+ public:
+  virtual ~CredentialSource() = default;
+  /// The current credentials, or nullptr when none are configured.
+  virtual std::shared_ptr<const AkSkCredentials> Current() const = 0;
+};
+
+/// Credentials fixed at start-up (from the environment).
+class StaticCredentialSource final : public CredentialSource {
+ public:
+  explicit StaticCredentialSource(std::shared_ptr<const AkSkCredentials> credentials)
+      : credentials_(std::move(credentials)) {}
+  std::shared_ptr<const AkSkCredentials> Current() const override { return credentials_; }
+
+ private:
+  std::shared_ptr<const AkSkCredentials> credentials_;
+};
+
+}  // namespace codearts::auth
+
+#endif  // CODEARTS_GATEWAY_AUTH_CREDENTIALS_H_

@@ -1,0 +1,172 @@
+#include "auth/signer.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace codearts::auth {
+namespace {
+
+constexpr std::string_view kHexDigitsLower = "0123456789abcdef";
+constexpr std::string_view kHexDigitsUpper = "0123456789ABCDEF";
+
+std::string HexLower(const unsigned char* data, std::size_t size) {
+  std::string out(size * 2, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    out[2 * i] = kHexDigitsLower[data[i] >> 4];
+    out[2 * i + 1] = kHexDigitsLower[data[i] & 0x0f];
+  }
+  return out;
+}
+
+bool IsUnreserved(unsigned char c) {
+  return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+absl::StatusOr<std::string> PercentDecode(std::string_view encoded) {
+  std::string out;
+  out.reserve(encoded.size());
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded[i] != '%') {
+      out.push_back(encoded[i]);
+      continue;
+    }
+    if (i + 2 >= encoded.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("truncated percent-escape in path at offset ", i));
+    }
+    const int high = HexValue(encoded[i + 1]);
+    const int low = HexValue(encoded[i + 2]);
+    if (high < 0 || low < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("bad percent-escape in path at offset ", i));
+    }
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return out;
+}
+
+// The official SDKs decode the path, re-encode each segment and make sure the result ends in
+// '/', so "/v3/x/stop" signs as "/v3/x/stop/" and "/" stays "/".
+absl::StatusOr<std::string> CanonicalUri(std::string_view path) {
+  absl::StatusOr<std::string> decoded = PercentDecode(path);
+  if (!decoded.ok()) return decoded.status();
+  std::string out;
+  out.reserve(decoded->size() + 8);
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = decoded->find('/', start);
+    const std::string_view segment =
+        std::string_view(*decoded).substr(start, slash == std::string::npos ? slash : slash - start);
+    out += PercentEncode(segment);
+    if (slash == std::string::npos) break;
+    out.push_back('/');
+    start = slash + 1;
+  }
+  if (out.empty() || out.back() != '/') out.push_back('/');
+  return out;
+}
+
+}  // namespace
+
+std::string PercentEncode(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (const char ch : raw) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (IsUnreserved(c)) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(kHexDigitsUpper[c >> 4]);
+      out.push_back(kHexDigitsUpper[c & 0x0f]);
+    }
+  }
+  return out;
+}
+
+std::string CanonicalQueryString(std::vector<NameValue> query) {
+  for (auto& [key, value] : query) {
+    key = PercentEncode(key);
+    value = PercentEncode(value);
+  }
+  std::sort(query.begin(), query.end());
+  std::string out;
+  for (const auto& [key, value] : query) {
+    if (!out.empty()) out.push_back('&');
+    absl::StrAppend(&out, key, "=", value);
+  }
+  return out;
+}
+
+std::string HexSha256(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return HexLower(digest.data(), size);
+}
+
+std::string HexHmacSha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &size);
+  return HexLower(mac.data(), size);
+}
+
+absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
+                                                 std::string_view access_key,
+                                                 std::string_view secret_key) {
+  absl::StatusOr<std::string> uri = CanonicalUri(request.path);
+  if (!uri.ok()) return uri.status();
+
+  std::vector<NameValue> headers;
+  headers.reserve(request.headers.size());
+  std::string sdk_date;
+  for (const auto& [name, value] : request.headers) {
+    std::string lower = absl::AsciiStrToLower(name);
+    std::string trimmed(absl::StripAsciiWhitespace(value));
+    if (lower == "x-sdk-date") sdk_date = trimmed;
+    headers.emplace_back(std::move(lower), std::move(trimmed));
+  }
+  if (sdk_date.empty()) {
+    return absl::InvalidArgumentError("X-Sdk-Date header is required for SDK-HMAC-SHA256");
+  }
+  std::sort(headers.begin(), headers.end());
+
+  SignatureParts parts;
+  std::string canonical_headers;
+  for (const auto& [name, value] : headers) {
+    absl::StrAppend(&canonical_headers, name, ":", value, "\n");
+    if (!parts.signed_headers.empty()) parts.signed_headers.push_back(';');
+    parts.signed_headers += name;
+  }
+
+  parts.canonical_request =
+      absl::StrCat(absl::AsciiStrToUpper(request.method), "\n", *uri, "\n",
+                   CanonicalQueryString(request.query), "\n", canonical_headers, "\n",
+                   parts.signed_headers, "\n", HexSha256(request.body));
+  parts.string_to_sign = absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n",
+                                      HexSha256(parts.canonical_request));
+  parts.signature = HexHmacSha256(secret_key, parts.string_to_sign);
+  parts.authorization = absl::StrCat(kSdkHmacSha256, " Access=", std::string(access_key),
+                                     ", SignedHeaders=", parts.signed_headers,
+                                     ", Signature=", parts.signature);
+  return parts;
+}
+
+}  // namespace codearts::auth

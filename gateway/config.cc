@@ -1,0 +1,156 @@
+#include "config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace codearts {
+namespace {
+
+struct RegionHost {
+  std::string_view region;
+  std::string_view host_prefix;
+};
+
+// The official SDKs' region table for CodeArts Pipeline (CodeArtsPipelineRegion): three host
+// name patterns depending on when the region was opened.
+constexpr RegionHost kRegions[] = {
+    {"cn-north-1", "cloudpipeline-ext"},     {"cn-north-4", "cloudpipeline-ext"},
+    {"cn-south-1", "cloudpipeline-ext"},     {"cn-south-2", "cloudpipeline-ext"},
+    {"cn-east-2", "cloudpipeline-ext"},      {"cn-east-3", "cloudpipeline-ext"},
+    {"cn-southwest-2", "cloudpipeline-ext"}, {"ap-southeast-3", "cloudpipeline-ext"},
+    {"sa-brazil-1", "cloudpipeline-ext"},    {"la-north-2", "cloudpipeline-ext"},
+    {"tr-west-1", "pipeline-external"},      {"la-south-2", "pipeline-external"},
+    {"af-north-1", "pipeline"},              {"me-east-1", "pipeline"},
+    {"af-south-1", "pipeline"},
+};
+
+std::string EnvOr(const EnvLookup& env, std::string_view name) {
+  std::optional<std::string> value = env(name);
+  return value ? *value : std::string();
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvironment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::vector<std::string> KnownRegions() {
+  std::vector<std::string> regions;
+  for (const auto& entry : kRegions) regions.emplace_back(entry.region);
+  std::sort(regions.begin(), regions.end());
+  return regions;
+}
+
+absl::StatusOr<std::string> RegionEndpoint(std::string_view region) {
+  for (const auto& entry : kRegions) {
+    if (entry.region == region) {
+      return absl::StrCat("https://", std::string(entry.host_prefix), ".", std::string(region),
+                          ".myhuaweicloud.com");
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown region \"", std::string(region),
+                                                 "\"; known regions: ",
+                                                 absl::StrJoin(KnownRegions(), ", ")));
+}
+
+absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
+  Config config;
+  if (raw.listen.empty()) return absl::InvalidArgumentError("--listen must not be empty");
+  config.listen = raw.listen;
+
+  std::string endpoint_url = raw.endpoint;
+  if (!endpoint_url.empty()) {
+    config.endpoint_source = "--endpoint";
+  } else {
+    std::string region = raw.region.empty() ? EnvOr(env, "HUAWEICLOUD_SDK_REGION") : raw.region;
+    if (region.empty()) {
+      return absl::InvalidArgumentError(
+          "no upstream configured: set --endpoint=https://host[:port] or --region (or "
+          "HUAWEICLOUD_SDK_REGION)");
+    }
+    absl::StatusOr<std::string> from_region = RegionEndpoint(region);
+    if (!from_region.ok()) return from_region.status();
+    endpoint_url = *from_region;
+    config.endpoint_source = absl::StrCat("region ", region);
+  }
+  absl::StatusOr<upstream::Endpoint> endpoint = upstream::ParseEndpoint(endpoint_url);
+  if (!endpoint.ok()) return endpoint.status();
+  config.endpoint = *std::move(endpoint);
+
+  config.project_id =
+      raw.project_id.empty() ? EnvOr(env, "HUAWEICLOUD_SDK_PROJECT_ID") : raw.project_id;
+  config.ca_file = raw.ca_file;
+
+  if (raw.upstream_timeout <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--upstream-timeout must be positive");
+  }
+  config.upstream_timeout = raw.upstream_timeout;
+  if (raw.drain_timeout < std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--drain-timeout must not be negative");
+  }
+  config.drain_timeout = raw.drain_timeout;
+  if (raw.io_threads < 1 || raw.io_threads > 64) {
+    return absl::InvalidArgumentError("--io-threads must be between 1 and 64");
+  }
+  config.io_threads = raw.io_threads;
+  if (raw.max_connections < 1 || raw.max_connections > 10000) {
+    return absl::InvalidArgumentError("--max-connections must be between 1 and 10000");
+  }
+  config.max_connections = static_cast<std::size_t>(raw.max_connections);
+  config.log_level = raw.log_level;
+
+  // The SDKs' variable names first, then the ones the CodeArts API examples use.
+  std::string ak = EnvOr(env, "HUAWEICLOUD_SDK_AK");
+  std::string sk = EnvOr(env, "HUAWEICLOUD_SDK_SK");
+  std::string ak_source = "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK";
+  if (ak.empty() && sk.empty()) {
+    ak = EnvOr(env, "CLOUD_SDK_AK");
+    sk = EnvOr(env, "CLOUD_SDK_SK");
+    ak_source = "CLOUD_SDK_AK/CLOUD_SDK_SK";
+  }
+  if (ak.empty() != sk.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "incomplete credentials: ", ak_source, " must both be set (only one of them is)"));
+  }
+  if (!ak.empty()) {
+    auto credentials = std::make_shared<auth::AkSkCredentials>();
+    credentials->access_key = std::move(ak);
+    credentials->secret_key = std::move(sk);
+    credentials->security_token = EnvOr(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN");
+    config.credentials = std::move(credentials);
+  }
+  return config;
+}
+
+std::string DescribeConfig(const Config& config) {
+  std::string credentials = "none (callers must send x-auth-token)";
+  if (config.credentials) {
+    const std::string& ak = config.credentials->access_key;
+    // Enough of the AK to tell keys apart in the log; the SK is never shown.
+    credentials = absl::StrCat("AK ", ak.substr(0, std::min<std::size_t>(4, ak.size())),
+                               "****, SK <redacted>",
+                               config.credentials->security_token.empty()
+                                   ? ""
+                                   : ", security token <redacted>");
+  }
+  return absl::StrCat(
+      "listen=", config.listen, " upstream=", config.endpoint.Url(), " (",
+      config.endpoint_source, ") project_id=",
+      config.project_id.empty() ? "-" : config.project_id,
+      " ca_file=", config.ca_file.empty() ? "<system store>" : config.ca_file,
+      " upstream_timeout_ms=", config.upstream_timeout.count(),
+      " drain_timeout_ms=", config.drain_timeout.count(), " io_threads=", config.io_threads,
+      " max_connections=", config.max_connections, " credentials=", credentials);
+}
+
+}  // namespace codearts

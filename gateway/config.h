@@ -1,0 +1,69 @@
+#ifndef CODEARTS_GATEWAY_CONFIG_H_
+#define CODEARTS_GATEWAY_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "auth/credentials.h"
+#include "upstream/endpoint.h"
+
+namespace codearts {
+
+/// Reads an environment variable; returns nullopt when unset. Injected for tests.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup ProcessEnvironment();
+
+/// Configuration as given on the command line, before validation.
+struct RawConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string endpoint;
+  std::string region;
+  std::string project_id;
+  std::string ca_file;
+  std::chrono::milliseconds upstream_timeout{30000};
+  std::chrono::milliseconds drain_timeout{15000};
+  int io_threads = 1;
+  int max_connections = 64;
+  std::string log_level = "info";
+};
+
+/// Validated, immutable configuration.
+struct Config {
+  std::string listen;
+  upstream::Endpoint endpoint;
+  /// Where the endpoint came from ("--endpoint", or "region cn-north-4"), for the start-up line.
+  std::string endpoint_source;
+  std::string project_id;
+  std::string ca_file;
+  std::chrono::milliseconds upstream_timeout{};
+  std::chrono::milliseconds drain_timeout{};
+  int io_threads = 1;
+  std::size_t max_connections = 64;
+  std::string log_level;
+  /// Null when no AK/SK is configured: then only calls carrying `x-auth-token` can succeed.
+  std::shared_ptr<const auth::AkSkCredentials> credentials;
+};
+
+/// Validates `raw` and completes it from the environment: HUAWEICLOUD_SDK_REGION (when no
+/// --region), HUAWEICLOUD_SDK_AK/SK or CLOUD_SDK_AK/SK, HUAWEICLOUD_SDK_SECURITY_TOKEN and
+/// HUAWEICLOUD_SDK_PROJECT_ID (when no --project-id). Errors are one clear line.
+absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env);
+
+/// The CodeArts Pipeline endpoint of a region, from the official SDKs' region table. An unknown
+/// region's error lists the known ones.
+absl::StatusOr<std::string> RegionEndpoint(std::string_view region);
+std::vector<std::string> KnownRegions();
+
+/// One line describing `config` for the start-up log, with secrets redacted.
+std::string DescribeConfig(const Config& config);
+
+}  // namespace codearts
+
+#endif  // CODEARTS_GATEWAY_CONFIG_H_

@@ -1,0 +1,119 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace codearts {
+namespace {
+
+EnvLookup FakeEnv(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(RegionEndpointTest, FollowsTheSdkRegionTable) {
+  EXPECT_EQ(*RegionEndpoint("cn-north-4"), "https://cloudpipeline-ext.cn-north-4.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("ap-southeast-3"),
+            "https://cloudpipeline-ext.ap-southeast-3.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("tr-west-1"), "https://pipeline-external.tr-west-1.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("la-south-2"), "https://pipeline-external.la-south-2.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("af-north-1"), "https://pipeline.af-north-1.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("me-east-1"), "https://pipeline.me-east-1.myhuaweicloud.com");
+  EXPECT_EQ(KnownRegions().size(), 15u);
+}
+
+TEST(RegionEndpointTest, UnknownRegionListsTheKnownOnes) {
+  absl::StatusOr<std::string> endpoint = RegionEndpoint("mars-1");
+  EXPECT_EQ(endpoint.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(endpoint.status().message().find("mars-1"), std::string::npos);
+  EXPECT_NE(endpoint.status().message().find("cn-north-4"), std::string::npos);
+  EXPECT_NE(endpoint.status().message().find("af-south-1"), std::string::npos);
+}
+
+TEST(BuildConfigTest, EndpointWinsOverRegion) {
+  RawConfig raw;
+  raw.endpoint = "https://127.0.0.1:8443";
+  raw.region = "cn-north-4";
+  absl::StatusOr<Config> config = BuildConfig(raw, FakeEnv({}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->endpoint.authority, "127.0.0.1:8443");
+  EXPECT_EQ(config->credentials, nullptr);
+}
+
+TEST(BuildConfigTest, RegionFromEnvironment) {
+  absl::StatusOr<Config> config =
+      BuildConfig(RawConfig{}, FakeEnv({{"HUAWEICLOUD_SDK_REGION", "la-south-2"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->endpoint.host, "pipeline-external.la-south-2.myhuaweicloud.com");
+}
+
+TEST(BuildConfigTest, NoEndpointNoRegionIsAnError) {
+  EXPECT_EQ(BuildConfig(RawConfig{}, FakeEnv({})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BuildConfigTest, CredentialsFromSdkVariables) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  absl::StatusOr<Config> config = BuildConfig(
+      raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "ak1"}, {"HUAWEICLOUD_SDK_SK", "sk1"},
+                    {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "st"},
+                    {"HUAWEICLOUD_SDK_PROJECT_ID", "proj"}, {"CLOUD_SDK_AK", "other"},
+                    {"CLOUD_SDK_SK", "other"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_NE(config->credentials, nullptr);
+  EXPECT_EQ(config->credentials->access_key, "ak1");
+  EXPECT_EQ(config->credentials->secret_key, "sk1");
+  EXPECT_EQ(config->credentials->security_token, "st");
+  EXPECT_EQ(config->project_id, "proj");
+}
+
+TEST(BuildConfigTest, CredentialsFromApiDocVariables) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.project_id = "flag-proj";
+  absl::StatusOr<Config> config =
+      BuildConfig(raw, FakeEnv({{"CLOUD_SDK_AK", "ak2"}, {"CLOUD_SDK_SK", "sk2"},
+                                {"HUAWEICLOUD_SDK_PROJECT_ID", "env-proj"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->credentials->access_key, "ak2");
+  EXPECT_EQ(config->project_id, "flag-proj");
+}
+
+TEST(BuildConfigTest, HalfAKeyPairIsAnError) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  absl::StatusOr<Config> config = BuildConfig(raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "ak"}}));
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BuildConfigTest, DescriptionRedactsSecrets) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  absl::StatusOr<Config> config = BuildConfig(
+      raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "AKIDSECRETPART"}, {"HUAWEICLOUD_SDK_SK", "SKVALUE"},
+                    {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "STSVALUE"}}));
+  ASSERT_TRUE(config.ok());
+  const std::string description = DescribeConfig(*config);
+  EXPECT_EQ(description.find("SKVALUE"), std::string::npos);
+  EXPECT_EQ(description.find("STSVALUE"), std::string::npos);
+  EXPECT_EQ(description.find("SECRETPART"), std::string::npos);
+  EXPECT_NE(description.find("AKID****"), std::string::npos);
+}
+
+TEST(BuildConfigTest, RejectsBadNumbers) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.io_threads = 0;
+  EXPECT_FALSE(BuildConfig(raw, FakeEnv({})).ok());
+  raw.io_threads = 1;
+  raw.upstream_timeout = std::chrono::milliseconds(0);
+  EXPECT_FALSE(BuildConfig(raw, FakeEnv({})).ok());
+}
+
+}  // namespace
+}  // namespace codearts

@@ -1,0 +1,159 @@
+// codearts-gateway: serves codearts.pipeline.v1.PipelineService over gRPC and forwards each call
+// to the CodeArts Pipeline REST API. This file is the composition root: it builds and owns every
+// long-lived object and does nothing else.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "auth/clock.h"
+#include "auth/credentials.h"
+#include "config.h"
+#include "observability/log.h"
+#include "service/gateway_server.h"
+#include "upstream/https_client.h"
+#include "upstream/tls_context.h"
+#include "version.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address: host:port, or unix:/path. Loopback by default: the gateway holds "
+          "credentials, so it is not exposed unless asked");
+ABSL_FLAG(std::string, endpoint, "",
+          "CodeArts Pipeline endpoint, https://host[:port]; wins over --region");
+ABSL_FLAG(std::string, region, "",
+          "Huawei Cloud region (e.g. cn-north-4) whose CodeArts Pipeline endpoint to use; "
+          "default from HUAWEICLOUD_SDK_REGION");
+ABSL_FLAG(std::string, project_id, "",
+          "Project id sent as X-Project-Id; default from HUAWEICLOUD_SDK_PROJECT_ID");
+ABSL_FLAG(std::string, ca_file, "",
+          "PEM file of CAs to trust for the upstream; default: the system CA store");
+ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(30),
+          "Longest time one call may spend upstream; also the cap on a caller's deadline");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
+          "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
+ABSL_FLAG(int, io_threads, 1, "Threads running upstream I/O");
+ABSL_FLAG(int, max_connections, 64, "Most upstream connections open at once");
+ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
+
+namespace {
+
+namespace log = codearts::observability;
+
+std::chrono::milliseconds ToMillis(absl::Duration d) {
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+[[noreturn]] void FailStartup(absl::string_view message) {
+  std::fprintf(stderr, "codearts-gateway: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves codearts.pipeline.v1.PipelineService/Stop over gRPC and forwards it to CodeArts "
+      "Pipeline (POST /v3/pipelines/{id}/stop), signed with HUAWEICLOUD_SDK_AK/SK.");
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, "\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) FailStartup(absl::StrCat("unexpected argument ", positional[1]));
+
+  codearts::RawConfig raw;
+  raw.listen = absl::GetFlag(FLAGS_listen);
+  raw.endpoint = absl::GetFlag(FLAGS_endpoint);
+  raw.region = absl::GetFlag(FLAGS_region);
+  raw.project_id = absl::GetFlag(FLAGS_project_id);
+  raw.ca_file = absl::GetFlag(FLAGS_ca_file);
+  raw.upstream_timeout = ToMillis(absl::GetFlag(FLAGS_upstream_timeout));
+  raw.drain_timeout = ToMillis(absl::GetFlag(FLAGS_drain_timeout));
+  raw.io_threads = absl::GetFlag(FLAGS_io_threads);
+  raw.max_connections = absl::GetFlag(FLAGS_max_connections);
+  raw.log_level = absl::GetFlag(FLAGS_log_level);
+
+  absl::StatusOr<codearts::Config> config =
+      codearts::BuildConfig(raw, codearts::ProcessEnvironment());
+  if (!config.ok()) FailStartup(config.status().message());
+  log::LogLevel level = log::LogLevel::kInfo;
+  if (!log::ParseLogLevel(config->log_level, &level)) {
+    FailStartup(absl::StrCat("--log-level must be debug, info, warning or error, not \"",
+                             config->log_level, "\""));
+  }
+  log::SetLogLevel(level);
+
+  // Signals are taken synchronously by this thread (sigwait); every thread started below
+  // inherits the mask, so none of them is interrupted by them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> tls =
+      codearts::upstream::MakeClientTlsContext(config->ca_file);
+  if (!tls.ok()) FailStartup(tls.status().message());
+
+  boost::asio::io_context io(config->io_threads);
+  auto work = boost::asio::make_work_guard(io);
+  codearts::upstream::ClientOptions client_options;
+  client_options.pool.max_connections = config->max_connections;
+  auto client = std::make_unique<codearts::upstream::HttpsClient>(io, **tls, config->endpoint,
+                                                                  client_options);
+  codearts::auth::StaticCredentialSource credentials(config->credentials);
+  codearts::auth::SystemClock clock;
+  codearts::service::CallContext context{
+      .io = io,
+      .client = *client,
+      .credentials = credentials,
+      .clock = clock,
+      .options = {.request = {.project_id = config->project_id,
+                              .user_agent = codearts::kUserAgent},
+                  .upstream_timeout = config->upstream_timeout}};
+
+  std::vector<std::thread> io_threads;
+  for (int i = 0; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+
+  auto server = std::make_unique<codearts::service::GatewayServer>(context);
+  if (absl::Status started = server->Start(config->listen); !started.ok()) {
+    work.reset();
+    io.stop();
+    for (auto& thread : io_threads) thread.join();
+    FailStartup(started.message());
+  }
+  log::Log(log::LogLevel::kInfo,
+           absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, " serving (port ",
+                        server->port(), ") ", codearts::DescribeConfig(*config)));
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::Log(log::LogLevel::kInfo,
+           absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
+                        "; draining for up to ", config->drain_timeout.count(), " ms"));
+
+  // Order matters: the gRPC server drains first (its calls finish on the I/O threads), then the
+  // I/O threads stop, and only then are the objects they use destroyed.
+  server->Shutdown(std::chrono::system_clock::now() + config->drain_timeout);
+  server.reset();
+  work.reset();
+  io.stop();
+  for (auto& thread : io_threads) thread.join();
+  client.reset();
+  log::Log(log::LogLevel::kInfo, "stopped");
+  return 0;
+}

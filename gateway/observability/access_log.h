@@ -1,0 +1,35 @@
+#ifndef CODEARTS_GATEWAY_OBSERVABILITY_ACCESS_LOG_H_
+#define CODEARTS_GATEWAY_OBSERVABILITY_ACCESS_LOG_H_
+
+#include <chrono>
+#include <string>
+
+namespace codearts::observability {
+
+/// One finished call, as the access log records it. Holds no secrets by construction: there is no
+/// field for a token, key or signature.
+struct AccessRecord {
+  std::string method;        // e.g. "Stop"
+  std::string peer;          // the caller's address as gRPC reports it
+  std::string pipeline_id;
+  std::string build_id;
+  std::string auth_mode;     // "aksk", "token" or "none"
+  int grpc_code = 0;
+  unsigned http_status = 0;  // 0 when no HTTP answer was received
+  std::string request_id;    // CodeArts' X-Request-Id
+  std::chrono::microseconds latency{0};
+  std::chrono::microseconds upstream_latency{0};
+  int upstream_attempts = 0;
+  bool connection_reused = false;
+  std::string message;       // the status message on failure
+};
+
+/// Writes one `access` line per call to the log, in `key=value` form.
+void WriteAccessLog(const AccessRecord& record);
+
+/// The canonical upper-case name of a gRPC status code number ("NOT_FOUND").
+const char* GrpcCodeName(int code);
+
+}  // namespace codearts::observability
+
+#endif  // CODEARTS_GATEWAY_OBSERVABILITY_ACCESS_LOG_H_

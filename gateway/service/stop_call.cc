@@ -1,0 +1,244 @@
+#include "service/stop_call.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "mapping/status_mapping.h"
+
+namespace codearts::service {
+
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+/// The Asio side of one call: runs the upstream exchange on its own strand, races it against the
+/// deadline and the caller's cancellation, and finishes the gRPC call exactly once.
+class StopExchange : public std::enable_shared_from_this<StopExchange> {
+ public:
+  StopExchange(CallContext& context, StopCall& call, pipeline::v1::StopRequest request,
+               mapping::CallCredentials credentials, steady_clock::time_point deadline,
+               observability::AccessRecord record)
+      : context_(context),
+        call_(&call),
+        strand_(asio::make_strand(context.io)),
+        timer_(strand_),
+        request_(std::move(request)),
+        credentials_(std::move(credentials)),
+        deadline_(deadline),
+        record_(std::move(record)) {}
+
+  void Start() {
+    asio::post(strand_, [self = shared_from_this()] {
+      if (self->completed_) return;
+      // The client applies the same deadline to every socket step; this timer is the backstop
+      // for steps it cannot bound (a slow DNS resolver), so the caller is always answered.
+      self->timer_.expires_at(self->deadline_ + kDeadlineGrace);
+      self->timer_.async_wait([self](boost::system::error_code ec) {
+        if (ec || self->completed_) return;
+        self->cancel_.emit(asio::cancellation_type::terminal);
+        self->Complete(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                    absl::StrCat("deadline exceeded waiting for upstream ",
+                                                 self->context_.client.endpoint().authority)),
+                       nullptr);
+      });
+      asio::co_spawn(self->strand_, self->Run(), [self](const std::exception_ptr& error) {
+        if (error && !self->completed_) {
+          self->Complete(grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the gateway"),
+                         nullptr);
+        }
+      });
+    });
+  }
+
+  /// Called from the CQ thread when the caller cancels (or the server shuts the call down).
+  void Cancel() {
+    asio::post(strand_, [self = shared_from_this()] {
+      if (self->completed_) return;
+      self->cancel_.emit(asio::cancellation_type::terminal);
+      self->Complete(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled by the caller"),
+                     nullptr);
+    });
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kDeadlineGrace{5};
+
+  asio::awaitable<void> Run() {
+    if (completed_) co_return;  // cancelled before the coroutine started
+    mapping::UpstreamCall call = mapping::BuildStopCall(request_, context_.options.request,
+                                                        std::move(credentials_), context_.clock);
+    const auto upstream_start = steady_clock::now();
+    upstream::ExchangeInfo info;
+    absl::StatusOr<upstream::HttpResponse> response = co_await context_.client.Send(
+        std::move(call.request), call.prepare, deadline_, cancel_.slot(), &info);
+    record_.upstream_latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        steady_clock::now() - upstream_start);
+    record_.upstream_attempts = info.attempts;
+    record_.connection_reused = info.reused_connection;
+    if (completed_) co_return;
+    if (!response.ok()) {
+      Complete(mapping::FromAbslStatus(response.status()), nullptr);
+      co_return;
+    }
+    record_.http_status = response->status;
+    record_.request_id = mapping::RequestIdOf(*response);
+    pipeline::v1::StopResponse stop_response;
+    const grpc::Status status =
+        mapping::MapStopResponse(*response, context_.client.endpoint().host, &stop_response);
+    Complete(status, status.ok() ? &stop_response : nullptr);
+  }
+
+  void Complete(const grpc::Status& status, const pipeline::v1::StopResponse* response) {
+    if (completed_) return;
+    completed_ = true;
+    timer_.cancel();
+    StopCall* call = std::exchange(call_, nullptr);
+    call->Finish(status, response, std::move(record_));
+  }
+
+  CallContext& context_;
+  StopCall* call_;  // valid until Complete: the call is deleted only after Finish's tag returns
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer timer_;
+  asio::cancellation_signal cancel_;
+  pipeline::v1::StopRequest request_;
+  mapping::CallCredentials credentials_;
+  steady_clock::time_point deadline_;
+  observability::AccessRecord record_;
+  bool completed_ = false;
+};
+
+void StopCall::Spawn(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
+                     grpc::ServerCompletionQueue& cq) {
+  new StopCall(context, service, cq);  // owns itself; see MaybeDelete
+}
+
+StopCall::StopCall(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
+                   grpc::ServerCompletionQueue& cq)
+    : context_(context), service_(service), cq_(cq), responder_(&server_context_) {
+  server_context_.AsyncNotifyWhenDone(&done_tag_);
+  service_.RequestStop(&server_context_, &request_, &responder_, &cq_, &cq_, &request_tag_);
+}
+
+StopCall::~StopCall() = default;
+
+void StopCall::OnTag(TagKind kind, bool ok) {
+  switch (kind) {
+    case TagKind::kRequest:
+      if (!ok) {
+        // The server is shutting down and this request slot was never matched with an RPC; gRPC
+        // delivers no done tag for an unstarted call.
+        delete this;
+        return;
+      }
+      Spawn(context_, service_, cq_);
+      OnRequest();
+      return;
+    case TagKind::kFinish:
+      finished_ = true;
+      MaybeDelete();
+      return;
+    case TagKind::kDone:
+      done_ = true;
+      if (server_context_.IsCancelled() && exchange_) exchange_->Cancel();
+      MaybeDelete();
+      return;
+  }
+}
+
+void StopCall::MaybeDelete() {
+  if (finished_ && done_) delete this;
+}
+
+void StopCall::OnRequest() {
+  started_ = steady_clock::now();
+  context_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  observability::AccessRecord record;
+  record.method = "Stop";
+  record.peer = server_context_.peer();
+  record.pipeline_id = request_.pipeline_id();
+  record.build_id = request_.build_id();
+  record.auth_mode = "none";
+
+  if (absl::Status valid = mapping::ValidateStopRequest(request_); !valid.ok()) {
+    Finish(mapping::FromAbslStatus(valid), nullptr, std::move(record));
+    return;
+  }
+
+  mapping::CallCredentials credentials;
+  const auto& metadata = server_context_.client_metadata();
+  const auto tokens = metadata.equal_range("x-auth-token");
+  if (tokens.first != tokens.second) {
+    if (std::next(tokens.first) != tokens.second) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "x-auth-token must be sent at most once"),
+             nullptr, std::move(record));
+      return;
+    }
+    const std::string_view token(tokens.first->second.data(), tokens.first->second.size());
+    if (absl::Status valid = mapping::ValidateAuthToken(token); !valid.ok()) {
+      Finish(mapping::FromAbslStatus(valid), nullptr, std::move(record));
+      return;
+    }
+    credentials.token = std::string(token);
+    record.auth_mode = "token";
+  } else {
+    credentials.ak_sk = context_.credentials.Current();
+    if (!credentials.ak_sk) {
+      Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                          "no credentials: send an IAM token as x-auth-token metadata, or "
+                          "configure the gateway with HUAWEICLOUD_SDK_AK and "
+                          "HUAWEICLOUD_SDK_SK"),
+             nullptr, std::move(record));
+      return;
+    }
+    record.auth_mode = "aksk";
+  }
+
+  // The caller's deadline, capped by the configured upstream timeout.
+  const auto now_steady = steady_clock::now();
+  auto budget = std::chrono::duration_cast<steady_clock::duration>(
+      context_.options.upstream_timeout);
+  const auto caller_deadline = server_context_.deadline();
+  if (caller_deadline != std::chrono::system_clock::time_point::max()) {
+    const auto left = caller_deadline - std::chrono::system_clock::now();
+    budget = std::min(budget, std::chrono::duration_cast<steady_clock::duration>(left));
+  }
+  if (budget < context_.options.min_time_left) {
+    Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "too little time left before the call's deadline to reach upstream"),
+           nullptr, std::move(record));
+    return;
+  }
+
+  exchange_ = std::make_shared<StopExchange>(context_, *this, request_, std::move(credentials),
+                                             now_steady + budget, std::move(record));
+  exchange_->Start();
+}
+
+void StopCall::Finish(const grpc::Status& status, const pipeline::v1::StopResponse* response,
+                      observability::AccessRecord record) {
+  if (!record.request_id.empty()) {
+    server_context_.AddTrailingMetadata("x-request-id", record.request_id);
+  }
+  record.grpc_code = static_cast<int>(status.error_code());
+  if (!status.ok()) record.message = status.error_message();
+  record.latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started_);
+  observability::WriteAccessLog(record);
+  context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (response != nullptr) {
+    responder_.Finish(*response, status, &finish_tag_);
+  } else {
+    responder_.FinishWithError(status, &finish_tag_);
+  }
+}
+
+}  // namespace codearts::service

@@ -1,0 +1,90 @@
+#ifndef CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_
+#define CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "auth/clock.h"
+#include "auth/credentials.h"
+#include "codearts/pipeline/v1/pipeline.grpc.pb.h"
+#include "mapping/stop_request.h"
+#include "observability/access_log.h"
+#include "upstream/https_client.h"
+
+namespace codearts::service {
+
+struct ServiceOptions {
+  mapping::RequestOptions request;
+  /// Cap on the upstream exchange, also applied when the caller set no deadline.
+  std::chrono::milliseconds upstream_timeout{30000};
+  /// A call with less time than this left is answered DEADLINE_EXCEEDED without going upstream.
+  std::chrono::milliseconds min_time_left{2};
+};
+
+/// The long-lived objects every call uses; owned by main.
+struct CallContext {
+  boost::asio::io_context& io;
+  upstream::HttpsClient& client;
+  const auth::CredentialSource& credentials;
+  const auth::Clock& clock;
+  ServiceOptions options;
+  /// Calls received but not yet finished; the drain waits on it.
+  std::atomic<int> in_flight{0};
+};
+
+class StopExchange;
+
+/// One Stop RPC on the completion-queue side. Lifecycle: requests an RPC; when one arrives it
+/// spawns the next StopCall, validates, and hands the work to Asio (StopExchange), which calls
+/// Finish exactly once; the object deletes itself on the CQ thread once both the finish tag and
+/// the done tag (AsyncNotifyWhenDone) have come back.
+class StopCall {
+ public:
+  /// Starts waiting for the next Stop RPC.
+  static void Spawn(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
+                    grpc::ServerCompletionQueue& cq);
+
+  enum class TagKind { kRequest, kFinish, kDone };
+  /// A completion-queue tag; the CQ loop calls `call->OnTag(kind, ok)`.
+  struct Tag {
+    StopCall* call;
+    TagKind kind;
+  };
+  void OnTag(TagKind kind, bool ok);
+
+  /// Sends the final status (and response when OK) and writes the access log. Called once, from
+  /// the CQ thread for early errors or from the call's strand.
+  void Finish(const grpc::Status& status, const pipeline::v1::StopResponse* response,
+              observability::AccessRecord record);
+
+ private:
+  StopCall(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
+           grpc::ServerCompletionQueue& cq);
+  ~StopCall();
+  void OnRequest();
+  void MaybeDelete();
+
+  CallContext& context_;
+  pipeline::v1::PipelineService::AsyncService& service_;
+  grpc::ServerCompletionQueue& cq_;
+  grpc::ServerContext server_context_;
+  pipeline::v1::StopRequest request_;
+  grpc::ServerAsyncResponseWriter<pipeline::v1::StopResponse> responder_;
+  Tag request_tag_{this, TagKind::kRequest};
+  Tag finish_tag_{this, TagKind::kFinish};
+  Tag done_tag_{this, TagKind::kDone};
+  std::chrono::steady_clock::time_point started_{};
+  std::shared_ptr<StopExchange> exchange_;
+  // Touched only on the CQ thread.
+  bool finished_ = false;
+  bool done_ = false;
+};
+
+}  // namespace codearts::service
+
+#endif  // CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_

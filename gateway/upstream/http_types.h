@@ -1,0 +1,42 @@
+#ifndef CODEARTS_GATEWAY_UPSTREAM_HTTP_TYPES_H_
+#define CODEARTS_GATEWAY_UPSTREAM_HTTP_TYPES_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace codearts::upstream {
+
+using Header = std::pair<std::string, std::string>;
+
+/// An HTTP/1.1 request to the configured endpoint. `Host` is added by the client.
+struct HttpRequest {
+  std::string method;
+  /// Origin-form target exactly as sent: path, then `?` and the query if any.
+  std::string target;
+  std::vector<Header> headers;
+  std::string body;
+};
+
+/// A complete HTTP response. A non-2xx status is a valid response, not an error.
+struct HttpResponse {
+  unsigned status = 0;
+  std::vector<upstream::Header> headers;
+  std::string body;
+
+  /// The first header named `name` (case-insensitive), if any.
+  std::optional<std::string_view> FindHeader(std::string_view name) const;
+};
+
+/// Called just before the request is written on a connection, with the final `Host` value, so
+/// that time-sensitive headers (`X-Sdk-Date`, the signature) are fresh for every attempt.
+using PrepareRequest = std::function<absl::Status(std::string_view host, HttpRequest& request)>;
+
+}  // namespace codearts::upstream
+
+#endif  // CODEARTS_GATEWAY_UPSTREAM_HTTP_TYPES_H_

@@ -1,0 +1,237 @@
+#include "upstream/https_client.h"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace codearts::upstream {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
+
+// Closes the socket when `cancel` fires, which aborts whatever operation is pending on it.
+void CloseOnCancel(asio::cancellation_slot& cancel, Connection& connection) {
+  if (!cancel.is_connected()) return;
+  cancel.assign([&connection](asio::cancellation_type) {
+    error_code ignored;
+    beast::get_lowest_layer(connection.stream).socket().close(ignored);
+  });
+}
+
+std::string DescribeError(const error_code& ec) { return ec.message(); }
+
+}  // namespace
+
+struct HttpsClient::AttemptResult {
+  absl::StatusOr<HttpResponse> response;
+  bool keep_alive = false;
+  // Nothing of a response arrived before the connection failed: on a reused connection this is
+  // a keep-alive race (the server closed it while idle), so one retry on a fresh connection is
+  // safe.
+  bool failed_before_response = false;
+};
+
+HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint endpoint,
+                         ClientOptions options)
+    : io_(io), endpoint_(std::move(endpoint)), options_(options), pool_(io, tls, options.pool) {}
+
+asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   asio::cancellation_slot cancel) {
+  const std::string& host = endpoint_.host;
+  const auto failure = [&](absl::string_view step, const error_code& ec) {
+    if (ec == beast::error::timeout) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("upstream ", endpoint_.authority, ": timed out during ", step));
+    }
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+      return absl::CancelledError(absl::StrCat("upstream exchange cancelled during ", step));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec)));
+  };
+
+  tcp::resolver resolver(io_);
+  if (cancel.is_connected()) {
+    cancel.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
+  }
+  auto [resolve_ec, results] =
+      co_await resolver.async_resolve(host, std::to_string(endpoint_.port), kAsTuple);
+  if (cancel.is_connected()) cancel.clear();
+  if (resolve_ec) co_return failure("DNS resolution", resolve_ec);
+  if (std::chrono::steady_clock::now() >= deadline) {
+    co_return failure("DNS resolution", beast::error::timeout);
+  }
+
+  auto& tcp_stream = beast::get_lowest_layer(connection.stream);
+  tcp_stream.expires_at(deadline);
+  CloseOnCancel(cancel, connection);
+  auto [connect_ec, connected] = co_await tcp_stream.async_connect(results, kAsTuple);
+  if (connect_ec) co_return failure("connect", connect_ec);
+  tcp_stream.socket().set_option(tcp::no_delay(true));
+
+  SSL* ssl = connection.stream.native_handle();
+  error_code address_ec;
+  asio::ip::make_address(host, address_ec);
+  if (address_ec) {
+    // SNI carries names only, never IP literals (RFC 6066 section 3).
+    // SSL_set_tlsext_host_name is a macro with a C-style cast; call what it expands to.
+    if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(host.c_str())) != 1) {
+      co_return absl::InternalError("cannot set TLS SNI host name");
+    }
+  }
+  connection.stream.set_verify_mode(asio::ssl::verify_peer);
+  connection.stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  tcp_stream.expires_at(deadline);
+  auto [handshake_ec] =
+      co_await connection.stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
+  if (handshake_ec) {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      co_return absl::UnavailableError(
+          absl::StrCat("upstream ", endpoint_.authority, ": TLS handshake failed: certificate ",
+                       "verification failed: ", X509_verify_cert_error_string(verify)));
+    }
+    co_return failure("TLS handshake", handshake_ec);
+  }
+  connection.established = true;
+  co_return absl::OkStatus();
+}
+
+asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
+    Connection& connection, const HttpRequest& request,
+    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel) {
+  AttemptResult result{absl::UnknownError("not sent")};
+  const auto failure = [&](absl::string_view step, const error_code& ec) {
+    if (ec == beast::error::timeout) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "upstream ", endpoint_.authority, ": timed out during ", step,
+          step == "write request" ? "" : " (the request may have been processed)"));
+    }
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
+      return absl::CancelledError(absl::StrCat("upstream exchange cancelled during ", step));
+    }
+    if (ec == http::error::body_limit || ec == http::error::header_limit ||
+        ec == http::error::buffer_overflow) {
+      return absl::InternalError(absl::StrCat("upstream ", endpoint_.authority,
+                                              ": response too large (", ec.message(), ")"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec),
+        step == "write request" ? "" : " (the request may have been processed)"));
+  };
+
+  http::request<http::string_body> message;
+  message.method_string(request.method);
+  message.target(request.target);
+  message.version(11);
+  message.set(http::field::host, endpoint_.authority);
+  for (const auto& [name, value] : request.headers) message.set(name, value);
+  message.body() = request.body;
+  message.keep_alive(true);
+  message.prepare_payload();
+
+  auto& tcp_stream = beast::get_lowest_layer(connection.stream);
+  CloseOnCancel(cancel, connection);
+  tcp_stream.expires_at(deadline);
+  auto [write_ec, written] = co_await http::async_write(connection.stream, message, kAsTuple);
+  if (write_ec) {
+    result.response = failure("write request", write_ec);
+    result.failed_before_response = true;
+    co_return result;
+  }
+
+  while (true) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(options_.max_response_body_bytes);
+    parser.header_limit(options_.max_response_header_bytes);
+    tcp_stream.expires_at(deadline);
+    auto [read_ec, read] =
+        co_await http::async_read(connection.stream, connection.buffer, parser, kAsTuple);
+    if (read_ec) {
+      result.failed_before_response = read == 0 && !parser.got_some() &&
+                                      (read_ec == http::error::end_of_stream ||
+                                       read_ec == asio::error::connection_reset ||
+                                       read_ec == asio::ssl::error::stream_truncated);
+      result.response = failure("read response", read_ec);
+      co_return result;
+    }
+    http::response<http::string_body> response = parser.release();
+    const unsigned status = response.result_int();
+    if (status >= 100 && status < 200 && status != 101) continue;  // interim response
+    HttpResponse out;
+    out.status = status;
+    for (const auto& field : response) {
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    out.body = std::move(response.body());
+    result.keep_alive = response.keep_alive() && status != 101;
+    result.response = std::move(out);
+    co_return result;
+  }
+}
+
+asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
+    HttpRequest request, const PrepareRequest& prepare,
+    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
+    ExchangeInfo* info) {
+  ExchangeInfo local_info;
+  if (info == nullptr) info = &local_info;
+  // At most one extra attempt, and only for the keep-alive race (see AttemptResult).
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    absl::StatusOr<std::unique_ptr<Connection>> acquired = co_await pool_.Acquire(deadline, cancel);
+    if (!acquired.ok()) co_return acquired.status();
+    std::unique_ptr<Connection> connection = std::move(*acquired);
+    const bool reused = connection->established;
+    info->attempts = attempt;
+    info->connection_id = connection->id;
+    info->reused_connection = reused;
+
+    if (!connection->established) {
+      absl::Status connected = co_await Connect(*connection, deadline, cancel);
+      if (cancel.is_connected()) cancel.clear();
+      if (!connected.ok()) {
+        pool_.Release(std::move(connection), false);
+        co_return connected;
+      }
+    }
+    if (prepare) {
+      absl::Status prepared = prepare(endpoint_.authority, request);
+      if (!prepared.ok()) {
+        pool_.Release(std::move(connection), true);  // nothing was sent on it
+        co_return prepared;
+      }
+    }
+    AttemptResult result = co_await Attempt(*connection, request, deadline, cancel);
+    if (cancel.is_connected()) cancel.clear();
+    ++connection->requests;
+    const bool retry = reused && result.failed_before_response && attempt == 1 &&
+                       std::chrono::steady_clock::now() < deadline;
+    pool_.Release(std::move(connection), result.response.ok() && result.keep_alive);
+    if (!retry) co_return std::move(result.response);
+  }
+  co_return absl::InternalError("unreachable");
+}
+
+}  // namespace codearts::upstream

@@ -1,0 +1,71 @@
+#ifndef CODEARTS_GATEWAY_UPSTREAM_HTTPS_CLIENT_H_
+#define CODEARTS_GATEWAY_UPSTREAM_HTTPS_CLIENT_H_
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "upstream/connection_pool.h"
+#include "upstream/endpoint.h"
+#include "upstream/http_types.h"
+
+namespace codearts::upstream {
+
+struct ClientOptions {
+  PoolOptions pool;
+  /// Largest response (headers plus body) accepted; a larger one fails INTERNAL and the
+  /// connection is dropped.
+  std::size_t max_response_body_bytes = 1024 * 1024;
+  std::uint32_t max_response_header_bytes = 64 * 1024;
+};
+
+/// What happened on the wire during one `Send`, for logs and tests.
+struct ExchangeInfo {
+  std::uint64_t connection_id = 0;
+  bool reused_connection = false;
+  int attempts = 0;
+};
+
+/// An async HTTPS/1.1 client for one endpoint, over a bounded keep-alive pool. Knows nothing of
+/// gRPC. Transport failures are returned as statuses: UNAVAILABLE (naming the host and step),
+/// DEADLINE_EXCEEDED, CANCELLED, or INTERNAL for an oversized response.
+class HttpsClient {
+ public:
+  HttpsClient(boost::asio::io_context& io, boost::asio::ssl::context& tls, Endpoint endpoint,
+              ClientOptions options);
+
+  /// Sends `request` and reads the response, all before `deadline`. `prepare` runs right before
+  /// each write. Emitting on `cancel` (from the caller's strand) aborts the exchange at once and
+  /// closes its connection. Must be awaited on a strand.
+  boost::asio::awaitable<absl::StatusOr<HttpResponse>> Send(
+      HttpRequest request, const PrepareRequest& prepare,
+      std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel,
+      ExchangeInfo* info);
+
+  const Endpoint& endpoint() const { return endpoint_; }
+  ConnectionPool& pool() { return pool_; }
+
+ private:
+  struct AttemptResult;
+  boost::asio::awaitable<absl::Status> Connect(Connection& connection,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               boost::asio::cancellation_slot cancel);
+  boost::asio::awaitable<AttemptResult> Attempt(Connection& connection,
+                                                const HttpRequest& request,
+                                                std::chrono::steady_clock::time_point deadline,
+                                                boost::asio::cancellation_slot cancel);
+
+  boost::asio::io_context& io_;
+  const Endpoint endpoint_;
+  const ClientOptions options_;
+  ConnectionPool pool_;
+};
+
+}  // namespace codearts::upstream
+
+#endif  // CODEARTS_GATEWAY_UPSTREAM_HTTPS_CLIENT_H_

@@ -1,0 +1,31 @@
+#include "upstream/tls_context.h"
+
+#include <openssl/ssl.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace codearts::upstream {
+
+absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
+    const std::string& ca_file) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  context->set_verify_mode(ssl::verify_peer);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot load system CA store: ", ec.message()));
+  } else {
+    context->load_verify_file(ca_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot load CA file \"", ca_file, "\": ", ec.message()));
+    }
+  }
+  return context;
+}
+
+}  // namespace codearts::upstream
