@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The demo: starts the local CodeArts stand-in and the gateway in front of it, then stops a
+# pipeline over gRPC with pipelinectl and prints what came back (and one failure, for contrast).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash tests/install_deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target codearts-gateway pipelinectl codearts-standin
+
+bin=build/release
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export HUAWEICLOUD_SDK_AK=DEMOACCESSKEY0000001
+export HUAWEICLOUD_SDK_SK=demo-secret-key-for-the-local-stand-in
+
+"$bin/tests/standin/codearts-standin" --ak="$HUAWEICLOUD_SDK_AK" --sk="$HUAWEICLOUD_SDK_SK" \
+  --ca-out="$work/ca.pem" --port-file="$work/port" 2>"$work/standin.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$work/port" ]] && break; sleep 0.1; done
+port="$(cat "$work/port")"
+
+"$bin/gateway/codearts-gateway" --listen="unix:$work/gateway.sock" \
+  --endpoint="https://127.0.0.1:$port" --ca-file="$work/ca.pem" \
+  --project-id=0123456789abcdef0123456789abcdef 2>"$work/gateway.log" &
+pids+=($!)
+"$bin/client/pipelinectl" health --target="unix:$work/gateway.sock" --timeout=10s >/dev/null
+
+echo "== pipelinectl stop (gateway -> signed HTTPS -> local CodeArts stand-in)"
+"$bin/client/pipelinectl" stop --target="unix:$work/gateway.sock" \
+  --pipeline-id=0f1e2d3c4b5a69788796a5b4c3d2e1f0 --build-id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b
+echo "exit code: 0"
+echo
+echo "== pipelinectl stop for a pipeline CodeArts does not know (expect NOT_FOUND, exit 5)"
+set +e
+"$bin/client/pipelinectl" stop --target="unix:$work/gateway.sock" \
+  --pipeline-id=missing0000 --build-id=1
+echo "exit code: $?"
+set -e
+echo
+echo "== the gateway's access log"
+grep ' access ' "$work/gateway.log"
+echo "== what the stand-in saw"
+cat "$work/standin.log"

@@ -1,0 +1,95 @@
+#include "e2e/gateway_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
+#include "upstream/endpoint.h"
+#include "upstream/tls_context.h"
+
+namespace codearts::e2e {
+
+const testing::TestPki& SharedPki() {
+  static const testing::TestPki* pki = new testing::TestPki(testing::TestPki::Generate());
+  return *pki;
+}
+
+std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    return std::nullopt;
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) return info;
+  }
+  return std::nullopt;
+}
+
+GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOptions options)
+    : work_(boost::asio::make_work_guard(io_)) {
+  static const std::string* ca_file =
+      new std::string(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
+  auto tls = upstream::MakeClientTlsContext(options.ca_file.value_or(*ca_file));
+  EXPECT_TRUE(tls.ok()) << tls.status();
+  tls_ = std::move(*tls);
+
+  auto endpoint =
+      upstream::ParseEndpoint(options.endpoint.empty() ? standin.endpoint() : options.endpoint);
+  EXPECT_TRUE(endpoint.ok()) << endpoint.status();
+  upstream::ClientOptions client_options;
+  client_options.pool.max_connections = options.max_connections;
+  client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, client_options);
+
+  std::shared_ptr<const auth::AkSkCredentials> ak_sk;
+  if (!options.access_key.empty()) {
+    ak_sk = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
+        options.access_key, options.secret_key, options.security_token});
+  }
+  credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
+  context_ = std::unique_ptr<service::CallContext>(new service::CallContext{
+      .io = io_,
+      .client = *client_,
+      .credentials = *credentials_,
+      .clock = clock_,
+      .options = {.request = {.project_id = options.project_id,
+                              .user_agent = "codearts-gateway/test"},
+                  .upstream_timeout = options.upstream_timeout}});
+  io_threads_.emplace_back([this] { io_.run(); });
+
+  server_ = std::make_unique<service::GatewayServer>(*context_);
+  const absl::Status started = server_->Start("127.0.0.1:0");
+  EXPECT_TRUE(started.ok()) << started;
+  address_ = absl::StrCat("127.0.0.1:", server_->port());
+  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  stub_ = pipeline::v1::PipelineService::NewStub(channel_);
+}
+
+GatewayUnderTest::~GatewayUnderTest() {
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  server_.reset();
+  work_.reset();
+  io_.stop();
+  for (auto& thread : io_threads_) thread.join();
+  client_.reset();
+}
+
+StopOutcome GatewayUnderTest::Stop(const std::string& pipeline_id, const std::string& build_id,
+                                   std::chrono::milliseconds timeout, const std::string& token) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!token.empty()) context.AddMetadata("x-auth-token", token);
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(pipeline_id);
+  request.set_build_id(build_id);
+  StopOutcome outcome;
+  outcome.status = stub_->Stop(&context, request, &outcome.response);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto it = trailers.find("x-request-id"); it != trailers.end()) {
+    outcome.request_id = std::string(it->second.data(), it->second.size());
+  }
+  outcome.error_info = ErrorInfoOf(outcome.status);
+  return outcome;
+}
+
+}  // namespace codearts::e2e

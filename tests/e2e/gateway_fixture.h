@@ -1,0 +1,95 @@
+#ifndef CODEARTS_TESTS_E2E_GATEWAY_FIXTURE_H_
+#define CODEARTS_TESTS_E2E_GATEWAY_FIXTURE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/clock.h"
+#include "auth/credentials.h"
+#include "codearts/pipeline/v1/pipeline.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "service/gateway_server.h"
+#include "standin/pki.h"
+#include "standin/standin.h"
+#include "upstream/https_client.h"
+
+namespace codearts::e2e {
+
+inline constexpr char kAccessKey[] = "HPUAEXAMPLEAKID12345";
+inline constexpr char kSecretKey[] = "ExampleSecretKey/+=0123456789abcdefghijkl";
+inline constexpr char kValidToken[] = "MIIEXAMPLEiamTOKEN+/=";
+inline constexpr char kProjectId[] = "0123456789abcdef0123456789abcdef";
+inline constexpr char kPipelineId[] = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+inline constexpr char kBuildId[] = "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b";
+
+/// The PKI is generated once per test binary: key generation is the slow part.
+const testing::TestPki& SharedPki();
+
+struct GatewayOptions {
+  /// Empty: AK/SK not configured.
+  std::string access_key = kAccessKey;
+  std::string secret_key = kSecretKey;
+  std::string security_token;
+  std::string project_id = kProjectId;
+  /// Overrides the stand-in's endpoint when set (e.g. a closed port).
+  std::string endpoint;
+  /// Empty: trust the test CA.
+  std::optional<std::string> ca_file;
+  std::chrono::milliseconds upstream_timeout{30000};
+  std::size_t max_connections = 8;
+};
+
+/// What a Stop call returned, with its trailing metadata.
+struct StopOutcome {
+  grpc::Status status;
+  pipeline::v1::StopResponse response;
+  std::string request_id;
+  std::optional<google::rpc::ErrorInfo> error_info;
+};
+
+/// A gateway wired exactly as main.cc wires it, in process, on 127.0.0.1:0, in front of a
+/// CodeArts stand-in, with a real gRPC channel to it.
+class GatewayUnderTest {
+ public:
+  GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOptions options = {});
+  ~GatewayUnderTest();
+
+  pipeline::v1::PipelineService::Stub& stub() { return *stub_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+  std::string address() const { return address_; }
+  upstream::HttpsClient& client() { return *client_; }
+
+  /// A Stop call with a deadline (every call in these tests has one).
+  StopOutcome Stop(const std::string& pipeline_id, const std::string& build_id,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                   const std::string& token = "");
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<upstream::HttpsClient> client_;
+  std::unique_ptr<auth::StaticCredentialSource> credentials_;
+  auth::SystemClock clock_;
+  std::unique_ptr<service::CallContext> context_;
+  std::vector<std::thread> io_threads_;
+  std::unique_ptr<service::GatewayServer> server_;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pipeline::v1::PipelineService::Stub> stub_;
+};
+
+/// Decodes the google.rpc.ErrorInfo carried in `status`' details, if any.
+std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
+
+}  // namespace codearts::e2e
+
+#endif  // CODEARTS_TESTS_E2E_GATEWAY_FIXTURE_H_

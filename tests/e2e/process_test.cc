@@ -1,0 +1,141 @@
+// The real codearts-gateway binary as operators run it: start-up errors, a Unix socket listener,
+// and a graceful drain on SIGTERM.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "e2e/gateway_fixture.h"
+
+extern char** environ;
+
+namespace codearts::e2e {
+namespace {
+
+using std::chrono::seconds;
+
+struct Child {
+  pid_t pid = -1;
+  std::string stderr_path;
+};
+
+Child Spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
+  Child child;
+  child.stderr_path = testing::WriteTempFile("stderr.log", "");
+  std::vector<char*> argv;
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings(extra_env);
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> envp;
+  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, child.stderr_path.c_str(),
+                                   O_WRONLY | O_TRUNC, 0);
+  EXPECT_EQ(posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return child;
+}
+
+// Waits for the child to exit, at most `timeout`; returns its exit code, or -1 (and kills it).
+int WaitForExit(const Child& child, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(child.pid, &status, WNOHANG);
+    if (done == child.pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child.pid, SIGKILL);
+      waitpid(child.pid, &status, 0);
+      return -1;
+    }
+    // Polling a child's exit: there is no event to wait on without a SIGCHLD handler.
+    usleep(10 * 1000);
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::string contents;
+  if (FILE* file = std::fopen(path.c_str(), "r")) {
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) contents.append(buffer, n);
+    std::fclose(file);
+  }
+  return contents;
+}
+
+TEST(GatewayProcessTest, UnknownRegionExitsTwoListingTheKnownOnes) {
+  const Child child = Spawn({GATEWAY_BINARY, "--region=mars-1"}, {});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  const std::string err = ReadFile(child.stderr_path);
+  EXPECT_NE(err.find("unknown region \"mars-1\""), std::string::npos) << err;
+  EXPECT_NE(err.find("cn-north-4"), std::string::npos) << err;
+}
+
+TEST(GatewayProcessTest, PlainHttpEndpointIsRefused) {
+  const Child child = Spawn({GATEWAY_BINARY, "--endpoint=http://127.0.0.1:1"}, {});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  EXPECT_NE(ReadFile(child.stderr_path).find("https://"), std::string::npos);
+}
+
+TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
+  testing::StandinOptions options;
+  options.access_key = kAccessKey;
+  options.secret_key = kSecretKey;
+  testing::CodeArtsStandin standin(options, SharedPki());
+  standin.SetHandler([&standin](const testing::RecordedRequest& request) {
+    testing::StandinReply reply = standin.DefaultReply(request);
+    reply.delay = std::chrono::milliseconds(700);
+    return reply;
+  });
+  const std::string ca_file = testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem);
+  const std::string socket_path = ca_file.substr(0, ca_file.rfind('/')) + "/gateway.sock";
+  const Child child = Spawn(
+      {GATEWAY_BINARY, "--listen=unix:" + socket_path, "--endpoint=" + standin.endpoint(),
+       "--ca-file=" + ca_file, "--drain-timeout=10s"},
+      {std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey,
+       std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey});
+
+  auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
+  auto stub = pipeline::v1::PipelineService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(20));
+  context.set_wait_for_ready(true);  // the gateway may still be starting
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(kPipelineId);
+  request.set_build_id(kBuildId);
+  pipeline::v1::StopResponse response;
+  std::promise<grpc::Status> done;
+  stub->async()->Stop(&context, &request, &response,
+                      [&done](grpc::Status status) { done.set_value(status); });
+
+  ASSERT_TRUE(standin.WaitForRequests(1, seconds(20))) << ReadFile(child.stderr_path);
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  std::future<grpc::Status> result = done.get_future();
+  ASSERT_EQ(result.wait_for(seconds(20)), std::future_status::ready);
+  const grpc::Status status = result.get();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.pipeline_id(), kPipelineId);
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(20)), 0);
+
+  const std::string log = ReadFile(child.stderr_path);
+  EXPECT_NE(log.find("access method=Stop"), std::string::npos) << log;
+  EXPECT_NE(log.find("received SIGTERM"), std::string::npos) << log;
+  // The secret key never appears in the log, nor does the signature.
+  EXPECT_EQ(log.find(kSecretKey), std::string::npos);
+  EXPECT_EQ(log.find("Signature="), std::string::npos);
+}
+
+}  // namespace
+}  // namespace codearts::e2e

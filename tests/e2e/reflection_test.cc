@@ -1,0 +1,84 @@
+// Server reflection checked the way grpcurl uses it: list services, then fetch file descriptors
+// by symbol, including the google.rpc messages carried in error details.
+#include <google/protobuf/descriptor.pb.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "e2e/gateway_fixture.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+
+namespace codearts::e2e {
+namespace {
+
+using grpc::reflection::v1alpha::ServerReflection;
+using grpc::reflection::v1alpha::ServerReflectionRequest;
+using grpc::reflection::v1alpha::ServerReflectionResponse;
+
+class ReflectionTest : public ::testing::Test {
+ protected:
+  testing::CodeArtsStandin standin_{testing::StandinOptions{}, SharedPki()};
+  GatewayUnderTest gateway_{standin_};
+
+  ServerReflectionResponse Ask(const ServerReflectionRequest& request) {
+    auto stub = ServerReflection::NewStub(gateway_.channel());
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto stream = stub->ServerReflectionInfo(&context);
+    EXPECT_TRUE(stream->Write(request));
+    stream->WritesDone();
+    ServerReflectionResponse response;
+    EXPECT_TRUE(stream->Read(&response));
+    ServerReflectionResponse extra;
+    while (stream->Read(&extra)) {
+    }
+    const grpc::Status status = stream->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Names of the files returned for `symbol` (the file and, as grpcurl asks, its dependencies).
+  std::set<std::string> FilesForSymbol(const std::string& symbol) {
+    ServerReflectionRequest request;
+    request.set_file_containing_symbol(symbol);
+    const ServerReflectionResponse response = Ask(request);
+    EXPECT_TRUE(response.has_file_descriptor_response())
+        << symbol << ": " << response.error_response().error_message();
+    std::set<std::string> names;
+    for (const std::string& bytes : response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      EXPECT_TRUE(file.ParseFromString(bytes));
+      names.insert(file.name());
+    }
+    return names;
+  }
+};
+
+TEST_F(ReflectionTest, ListsTheGatewayHealthAndReflectionServices) {
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  const ServerReflectionResponse response = Ask(request);
+  std::set<std::string> services;
+  for (const auto& service : response.list_services_response().service()) {
+    services.insert(service.name());
+  }
+  EXPECT_TRUE(services.count("codearts.pipeline.v1.PipelineService"));
+  EXPECT_TRUE(services.count("grpc.health.v1.Health"));
+  EXPECT_TRUE(services.count("grpc.reflection.v1alpha.ServerReflection"));
+}
+
+TEST_F(ReflectionTest, DescribesThePipelineService) {
+  const std::set<std::string> files = FilesForSymbol("codearts.pipeline.v1.PipelineService");
+  EXPECT_TRUE(files.count("codearts/pipeline/v1/pipeline.proto"));
+  // The method's input type resolves too (grpcurl builds the request from it).
+  EXPECT_TRUE(FilesForSymbol("codearts.pipeline.v1.StopRequest")
+                  .count("codearts/pipeline/v1/pipeline.proto"));
+}
+
+TEST_F(ReflectionTest, ServesTheErrorDetailTypes) {
+  EXPECT_TRUE(FilesForSymbol("google.rpc.ErrorInfo").count("google/rpc/error_details.proto"));
+  EXPECT_TRUE(FilesForSymbol("google.rpc.Status").count("google/rpc/status.proto"));
+}
+
+}  // namespace
+}  // namespace codearts::e2e
