@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "cli/command_line.h"
 #include "client/pipeline_client.h"
 #include "client/sign_command.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -64,9 +65,6 @@ Flag names may be spelt with '-' or '_'. Usage errors exit with status 2.
 Run 'pipelinectl --help' to list every flag.)";
 
 constexpr int kUsageExitCode = 2;
-constexpr std::array<std::string_view, 8> kAbslUsageFlags = {
-    "help",   "helpfull",  "helpshort", "helppackage",
-    "helpon", "helpmatch", "version",   "only_check_args"};
 constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(10);
 constexpr absl::Duration kDefaultHealthTimeout = absl::Seconds(5);
 // Keeps now() + timeout far from overflowing; a CLI call longer than a day is a mistake.
@@ -75,69 +73,6 @@ constexpr absl::Duration kMaxTimeout = absl::Hours(24);
 int UsageError(std::string_view message) {
   std::cerr << "pipelinectl: " << message << "\n\n" << kUsage << "\n";
   return kUsageExitCode;
-}
-
-struct CommandLine {
-  std::vector<std::string> args;
-  std::string error;  // Empty when the arguments are sound.
-};
-
-// absl flag names cannot contain '-', yet "--pipeline-id" is how CLI flags are usually spelt; and
-// absl::ParseCommandLine exits with status 1 on an unknown flag or a bad value, while this tool
-// promises status 2 for every usage error. So flag names are normalized to '_' and checked here
-// with absl's public reflection API before absl parses them.
-CommandLine PrepareCommandLine(int argc, char** argv) {
-  CommandLine command_line;
-  command_line.args.assign(argv, argv + argc);
-  std::vector<std::string>& args = command_line.args;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (arg.size() < 2 || arg[0] != '-') continue;
-    const std::size_t name_start = arg[1] == '-' ? 2 : 1;
-    const std::size_t equals = arg.find('=', name_start);
-    const bool has_value = equals != std::string::npos;
-    const std::size_t name_end = has_value ? equals : arg.size();
-    std::replace(arg.begin() + static_cast<std::ptrdiff_t>(name_start),
-                 arg.begin() + static_cast<std::ptrdiff_t>(name_end), '-', '_');
-    const std::string name = arg.substr(name_start, name_end - name_start);
-
-    // absl handles its help flags itself, outside the flag registry.
-    if (std::find(kAbslUsageFlags.begin(), kAbslUsageFlags.end(), name) != kAbslUsageFlags.end()) {
-      continue;
-    }
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    if (flag == nullptr) {
-      // absl also accepts --nofoo for a boolean flag foo.
-      const absl::CommandLineFlag* negated =
-          absl::StartsWith(name, "no") ? absl::FindCommandLineFlag(name.substr(2)) : nullptr;
-      if (negated != nullptr && negated->IsOfType<bool>() && !has_value) continue;
-      command_line.error = absl::StrCat("unknown flag --", name);
-      return command_line;
-    }
-    if (flag->IsOfType<bool>()) continue;
-
-    std::string value;
-    if (has_value) {
-      value = arg.substr(equals + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];  // "--flag value": the value is left as it is.
-    } else {
-      command_line.error = absl::StrCat("flag --", name, " needs a value");
-      return command_line;
-    }
-    if (flag->IsOfType<std::optional<absl::Duration>>()) {
-      std::optional<absl::Duration> duration;
-      std::string parse_error;
-      if (!absl::ParseFlag(value, &duration, &parse_error)) {
-        command_line.error = absl::StrCat("bad value \"", value, "\" for --", name,
-                                          " (use a duration such as 500ms, 10s or 1m)");
-        if (!parse_error.empty()) absl::StrAppend(&command_line.error, ": ", parse_error);
-        return command_line;
-      }
-    }
-  }
-  return command_line;
 }
 
 // The --timeout flag or `fallback`, or a usage error message.
@@ -242,20 +177,13 @@ int RunSign() {
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(absl::StrCat(kSummary, "\n\n", kUsage));
-  CommandLine command_line = PrepareCommandLine(argc, argv);
-  if (!command_line.error.empty()) return UsageError(command_line.error);
-  std::vector<char*> prepared_argv;
-  prepared_argv.reserve(command_line.args.size() + 1);
-  for (std::string& arg : command_line.args) prepared_argv.push_back(arg.data());
-  prepared_argv.push_back(nullptr);
-
-  const std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(command_line.args.size()), prepared_argv.data());
-  if (positional.size() < 2) return UsageError("missing subcommand");
-  if (positional.size() > 2) {
-    return UsageError(absl::StrCat("unexpected argument \"", positional[2], "\""));
+  absl::StatusOr<cli::Positional> positional = cli::ParseFlags(argc, argv);
+  if (!positional.ok()) return UsageError(std::string(positional.status().message()));
+  if (positional->size() < 2) return UsageError("missing subcommand");
+  if (positional->size() > 2) {
+    return UsageError(absl::StrCat("unexpected argument \"", (*positional)[2], "\""));
   }
-  const std::string_view subcommand = positional[1];
+  const std::string_view subcommand = (*positional)[1];
   if (subcommand == "stop") return RunStop();
   if (subcommand == "health") return RunHealth();
   if (subcommand == "sign") return RunSign();

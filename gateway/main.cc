@@ -12,12 +12,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "auth/clock.h"
+#include "cli/command_line.h"
 #include "auth/credentials.h"
 #include "config.h"
 #include "observability/log.h"
@@ -71,8 +71,11 @@ int main(int argc, char** argv) {
     return absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, "\n");
   };
   absl::SetFlagsUsageConfig(usage_config);
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() > 1) FailStartup(absl::StrCat("unexpected argument ", positional[1]));
+  absl::StatusOr<codearts::cli::Positional> positional = codearts::cli::ParseFlags(argc, argv);
+  if (!positional.ok()) FailStartup(positional.status().message());
+  if (positional->size() > 1) {
+    FailStartup(absl::StrCat("unexpected argument \"", (*positional)[1], "\""));
+  }
 
   codearts::RawConfig raw;
   raw.listen = absl::GetFlag(FLAGS_listen);

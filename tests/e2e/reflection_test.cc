@@ -6,7 +6,7 @@
 #include <set>
 
 #include "e2e/gateway_fixture.h"
-#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
 namespace codearts::e2e {
 namespace {

@@ -193,10 +193,11 @@ TEST_F(StopE2eTest, RejectedTokenIsUnauthenticated) {
   EXPECT_EQ(outcome.status.error_message().rfind("APIGW.0301", 0), 0u);
 }
 
-TEST_F(StopE2eTest, TokenWithControlCharactersNeverReachesUpstream) {
+TEST_F(StopE2eTest, MalformedTokenNeverReachesUpstream) {
   GatewayUnderTest gateway(standin_);
-  // gRPC itself refuses CR/LF in metadata values, so use a tab, which it lets through.
-  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10), "abc\tdef");
+  // gRPC clients refuse control characters in metadata themselves; a space passes them and is
+  // still no part of a token.
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10), "abc def");
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(standin_.Requests().size(), 0u);
 }

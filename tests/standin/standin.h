@@ -1,0 +1,127 @@
+#ifndef CODEARTS_TESTS_STANDIN_STANDIN_H_
+#define CODEARTS_TESTS_STANDIN_STANDIN_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "standin/pki.h"
+
+namespace codearts::testing {
+
+/// Which certificate of the TestPki the stand-in presents.
+enum class ServerCert { kValid, kWrongHost, kExpired, kUntrusted };
+
+/// One request as the stand-in received it, after its APIG-like authentication check.
+struct RecordedRequest {
+  std::string method;
+  /// The request target as received: path, then `?` and the raw query if any.
+  std::string target;
+  /// The raw (still percent-encoded) path part of `target`.
+  std::string path;
+  /// The query parameters, percent-decoded (`+` is kept literally, as RFC 3986 says).
+  std::vector<std::pair<std::string, std::string>> query;
+  /// Every header field, in the order received, names as spelled by the client.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  /// 1, 2, 3... in the order TCP connections were accepted.
+  std::uint64_t connection_id = 0;
+  /// Whether the request passed the X-Auth-Token or SDK-HMAC-SHA256 check.
+  bool auth_ok = false;
+  /// Why the check failed, human readable; empty if `auth_ok`.
+  std::string auth_error;
+
+  /// The value of the first header called `name` (case-insensitive), if any.
+  std::optional<std::string> Header(std::string_view name) const;
+};
+
+/// What a handler tells the stand-in to answer.
+struct StandinReply {
+  unsigned status = 200;
+  /// Sent as given. The stand-in adds `X-Request-Id: <32 random hex>` unless present,
+  /// `Content-Type: application/json` unless present when the body starts with `{` or `[`, and
+  /// Content-Length unless present: set it larger than the body, with close_after, to script a
+  /// truncated body.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  /// How long to wait before answering. The wait never blocks the io thread, and the stand-in
+  /// notices (and closes) a connection the client closes meanwhile.
+  std::chrono::milliseconds delay{0};
+  /// kCloseWithoutReply closes the socket (FIN, no TLS close_notify) without answering;
+  /// kResetWithoutReply closes it with SO_LINGER {1, 0}, so the client sees a TCP RST.
+  enum class Fault { kNone, kCloseWithoutReply, kResetWithoutReply } fault = Fault::kNone;
+  /// Send `Connection: close` and close the connection after this reply.
+  bool close_after = false;
+};
+
+/// Computes the reply to a request. Runs on the stand-in's io thread, so it must not block for
+/// long; use StandinReply::delay to answer late.
+using StandinHandler = std::function<StandinReply(const RecordedRequest&)>;
+
+struct StandinOptions {
+  /// The only AK/SK pair the SDK-HMAC-SHA256 check accepts.
+  std::string access_key, secret_key;
+  /// The only X-Auth-Token value accepted; when empty every token is refused.
+  std::string valid_token;
+  ServerCert cert = ServerCert::kValid;
+  /// How far X-Sdk-Date may be from the stand-in's clock, either way.
+  std::chrono::seconds max_clock_skew{15 * 60};
+};
+
+/// A stand-in for the CodeArts Pipeline REST API: a real HTTP/1.1-over-TLS server on
+/// 127.0.0.1 with an ephemeral port, APIG-like authentication, a scriptable handler and a
+/// record of every request and connection. All public methods are thread-safe.
+class CodeArtsStandin {
+ public:
+  /// Starts listening on 127.0.0.1:0 and serving on an io thread of its own. Throws if the
+  /// listening socket or the TLS context cannot be set up.
+  explicit CodeArtsStandin(StandinOptions options, const TestPki& pki);
+  /// Stops accepting, closes every connection (even one with a delayed reply pending) and joins
+  /// the io thread.
+  ~CodeArtsStandin();
+
+  CodeArtsStandin(const CodeArtsStandin&) = delete;
+  CodeArtsStandin& operator=(const CodeArtsStandin&) = delete;
+
+  // Lower-case accessor names are the agreed test API (and Google style for accessors).
+  std::uint16_t port() const;  // NOLINT(readability-identifier-naming)
+  /// "https://127.0.0.1:<port>".
+  std::string endpoint() const;  // NOLINT(readability-identifier-naming)
+
+  /// Replaces the handler for the requests that arrive from now on. The initial handler is
+  /// DefaultReply, and an empty `handler` restores it; a scenario handler can call DefaultReply
+  /// for the requests it does not script.
+  void SetHandler(StandinHandler handler);
+
+  /// The reply CodeArts would give: 401 APIGW.0301 if `request.auth_ok` is false, the Stop
+  /// route (`POST /v3/pipelines/{pipeline_id}/stop?build_id=...`), 404 APIGW.0101 otherwise.
+  StandinReply DefaultReply(const RecordedRequest& request) const;
+
+  /// Copies of every request received so far, in arrival order.
+  std::vector<RecordedRequest> Requests() const;
+  /// Waits until at least `n` requests have been received; false on timeout.
+  bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
+
+  std::size_t ConnectionsAccepted() const;
+  /// Connections whose socket has been closed, whoever closed it.
+  std::size_t ConnectionsClosed() const;
+  /// Waits until at least `n` connections have been closed; false on timeout.
+  bool WaitForConnectionsClosed(std::size_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  class Server;
+
+  const StandinOptions options_;
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace codearts::testing
+
+#endif  // CODEARTS_TESTS_STANDIN_STANDIN_H_
