@@ -19,13 +19,20 @@ struct RegionHost {
 // The official SDKs' region table for CodeArts Pipeline (CodeArtsPipelineRegion): three host
 // name patterns depending on when the region was opened.
 constexpr RegionHost kRegions[] = {
-    {"cn-north-1", "cloudpipeline-ext"},     {"cn-north-4", "cloudpipeline-ext"},
-    {"cn-south-1", "cloudpipeline-ext"},     {"cn-south-2", "cloudpipeline-ext"},
-    {"cn-east-2", "cloudpipeline-ext"},      {"cn-east-3", "cloudpipeline-ext"},
-    {"cn-southwest-2", "cloudpipeline-ext"}, {"ap-southeast-3", "cloudpipeline-ext"},
-    {"sa-brazil-1", "cloudpipeline-ext"},    {"la-north-2", "cloudpipeline-ext"},
-    {"tr-west-1", "pipeline-external"},      {"la-south-2", "pipeline-external"},
-    {"af-north-1", "pipeline"},              {"me-east-1", "pipeline"},
+    {"cn-north-1", "cloudpipeline-ext"},
+    {"cn-north-4", "cloudpipeline-ext"},
+    {"cn-south-1", "cloudpipeline-ext"},
+    {"cn-south-2", "cloudpipeline-ext"},
+    {"cn-east-2", "cloudpipeline-ext"},
+    {"cn-east-3", "cloudpipeline-ext"},
+    {"cn-southwest-2", "cloudpipeline-ext"},
+    {"ap-southeast-3", "cloudpipeline-ext"},
+    {"sa-brazil-1", "cloudpipeline-ext"},
+    {"la-north-2", "cloudpipeline-ext"},
+    {"tr-west-1", "pipeline-external"},
+    {"la-south-2", "pipeline-external"},
+    {"af-north-1", "pipeline"},
+    {"me-east-1", "pipeline"},
     {"af-south-1", "pipeline"},
 };
 
@@ -58,9 +65,9 @@ absl::StatusOr<std::string> RegionEndpoint(std::string_view region) {
                           ".myhuaweicloud.com");
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown region \"", std::string(region),
-                                                 "\"; known regions: ",
-                                                 absl::StrJoin(KnownRegions(), ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown region \"", std::string(region),
+                   "\"; known regions: ", absl::StrJoin(KnownRegions(), ", ")));
 }
 
 absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
@@ -119,8 +126,8 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
     ak_source = "CLOUD_SDK_AK/CLOUD_SDK_SK";
   }
   if (ak.empty() != sk.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "incomplete credentials: ", ak_source, " must both be set (only one of them is)"));
+    return absl::InvalidArgumentError(absl::StrCat("incomplete credentials: ", ak_source,
+                                                   " must both be set (only one of them is)"));
   }
   if (!ak.empty()) {
     auto credentials = std::make_shared<auth::AkSkCredentials>();
@@ -137,16 +144,13 @@ std::string DescribeConfig(const Config& config) {
   if (config.credentials) {
     const std::string& ak = config.credentials->access_key;
     // Enough of the AK to tell keys apart in the log; the SK is never shown.
-    credentials = absl::StrCat("AK ", ak.substr(0, std::min<std::size_t>(4, ak.size())),
-                               "****, SK <redacted>",
-                               config.credentials->security_token.empty()
-                                   ? ""
-                                   : ", security token <redacted>");
+    credentials = absl::StrCat(
+        "AK ", ak.substr(0, std::min<std::size_t>(4, ak.size())), "****, SK <redacted>",
+        config.credentials->security_token.empty() ? "" : ", security token <redacted>");
   }
   return absl::StrCat(
-      "listen=", config.listen, " upstream=", config.endpoint.Url(), " (",
-      config.endpoint_source, ") project_id=",
-      config.project_id.empty() ? "-" : config.project_id,
+      "listen=", config.listen, " upstream=", config.endpoint.Url(), " (", config.endpoint_source,
+      ") project_id=", config.project_id.empty() ? "-" : config.project_id,
       " ca_file=", config.ca_file.empty() ? "<system store>" : config.ca_file,
       " upstream_timeout_ms=", config.upstream_timeout.count(),
       " drain_timeout_ms=", config.drain_timeout.count(), " io_threads=", config.io_threads,

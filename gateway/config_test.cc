@@ -16,11 +16,13 @@ EnvLookup FakeEnv(std::map<std::string, std::string> values) {
 }
 
 TEST(RegionEndpointTest, FollowsTheSdkRegionTable) {
-  EXPECT_EQ(*RegionEndpoint("cn-north-4"), "https://cloudpipeline-ext.cn-north-4.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("cn-north-4"),
+            "https://cloudpipeline-ext.cn-north-4.myhuaweicloud.com");
   EXPECT_EQ(*RegionEndpoint("ap-southeast-3"),
             "https://cloudpipeline-ext.ap-southeast-3.myhuaweicloud.com");
   EXPECT_EQ(*RegionEndpoint("tr-west-1"), "https://pipeline-external.tr-west-1.myhuaweicloud.com");
-  EXPECT_EQ(*RegionEndpoint("la-south-2"), "https://pipeline-external.la-south-2.myhuaweicloud.com");
+  EXPECT_EQ(*RegionEndpoint("la-south-2"),
+            "https://pipeline-external.la-south-2.myhuaweicloud.com");
   EXPECT_EQ(*RegionEndpoint("af-north-1"), "https://pipeline.af-north-1.myhuaweicloud.com");
   EXPECT_EQ(*RegionEndpoint("me-east-1"), "https://pipeline.me-east-1.myhuaweicloud.com");
   EXPECT_EQ(KnownRegions().size(), 15u);
@@ -59,11 +61,13 @@ TEST(BuildConfigTest, NoEndpointNoRegionIsAnError) {
 TEST(BuildConfigTest, CredentialsFromSdkVariables) {
   RawConfig raw;
   raw.region = "cn-north-4";
-  absl::StatusOr<Config> config = BuildConfig(
-      raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "ak1"}, {"HUAWEICLOUD_SDK_SK", "sk1"},
-                    {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "st"},
-                    {"HUAWEICLOUD_SDK_PROJECT_ID", "proj"}, {"CLOUD_SDK_AK", "other"},
-                    {"CLOUD_SDK_SK", "other"}}));
+  absl::StatusOr<Config> config =
+      BuildConfig(raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "ak1"},
+                                {"HUAWEICLOUD_SDK_SK", "sk1"},
+                                {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "st"},
+                                {"HUAWEICLOUD_SDK_PROJECT_ID", "proj"},
+                                {"CLOUD_SDK_AK", "other"},
+                                {"CLOUD_SDK_SK", "other"}}));
   ASSERT_TRUE(config.ok()) << config.status();
   ASSERT_NE(config->credentials, nullptr);
   EXPECT_EQ(config->credentials->access_key, "ak1");
@@ -77,7 +81,8 @@ TEST(BuildConfigTest, CredentialsFromApiDocVariables) {
   raw.region = "cn-north-4";
   raw.project_id = "flag-proj";
   absl::StatusOr<Config> config =
-      BuildConfig(raw, FakeEnv({{"CLOUD_SDK_AK", "ak2"}, {"CLOUD_SDK_SK", "sk2"},
+      BuildConfig(raw, FakeEnv({{"CLOUD_SDK_AK", "ak2"},
+                                {"CLOUD_SDK_SK", "sk2"},
                                 {"HUAWEICLOUD_SDK_PROJECT_ID", "env-proj"}}));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->credentials->access_key, "ak2");
@@ -94,9 +99,10 @@ TEST(BuildConfigTest, HalfAKeyPairIsAnError) {
 TEST(BuildConfigTest, DescriptionRedactsSecrets) {
   RawConfig raw;
   raw.region = "cn-north-4";
-  absl::StatusOr<Config> config = BuildConfig(
-      raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "AKIDSECRETPART"}, {"HUAWEICLOUD_SDK_SK", "SKVALUE"},
-                    {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "STSVALUE"}}));
+  absl::StatusOr<Config> config =
+      BuildConfig(raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "AKIDSECRETPART"},
+                                {"HUAWEICLOUD_SDK_SK", "SKVALUE"},
+                                {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "STSVALUE"}}));
   ASSERT_TRUE(config.ok());
   const std::string description = DescribeConfig(*config);
   EXPECT_EQ(description.find("SKVALUE"), std::string::npos);

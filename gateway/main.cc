@@ -17,8 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "auth/clock.h"
-#include "cli/command_line.h"
 #include "auth/credentials.h"
+#include "cli/command_line.h"
 #include "config.h"
 #include "observability/log.h"
 #include "service/gateway_server.h"
@@ -125,8 +125,7 @@ int main(int argc, char** argv) {
       .client = *client,
       .credentials = credentials,
       .clock = clock,
-      .options = {.request = {.project_id = config->project_id,
-                              .user_agent = codearts::kUserAgent},
+      .options = {.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent},
                   .upstream_timeout = config->upstream_timeout}};
 
   std::vector<std::thread> io_threads;

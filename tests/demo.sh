@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/install_deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target codearts-gateway pipelinectl codearts-standin
+work="$(mktemp -d)"
+echo "== building (release preset)"
+if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)" \
+         --target codearts-gateway pipelinectl codearts-standin; } >"$work/build.log" 2>&1; then
+  cat "$work/build.log"
+  exit 1
+fi
 
 bin=build/release
-work="$(mktemp -d)"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done

@@ -70,8 +70,8 @@ absl::StatusOr<std::string> CanonicalUri(std::string_view path) {
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = decoded->find('/', start);
-    const std::string_view segment =
-        std::string_view(*decoded).substr(start, slash == std::string::npos ? slash : slash - start);
+    const std::string_view segment = std::string_view(*decoded).substr(
+        start, slash == std::string::npos ? slash : slash - start);
     out += PercentEncode(segment);
     if (slash == std::string::npos) break;
     out.push_back('/');
@@ -156,16 +156,15 @@ absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
     parts.signed_headers += name;
   }
 
-  parts.canonical_request =
-      absl::StrCat(absl::AsciiStrToUpper(request.method), "\n", *uri, "\n",
-                   CanonicalQueryString(request.query), "\n", canonical_headers, "\n",
-                   parts.signed_headers, "\n", HexSha256(request.body));
-  parts.string_to_sign = absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n",
-                                      HexSha256(parts.canonical_request));
+  parts.canonical_request = absl::StrCat(
+      absl::AsciiStrToUpper(request.method), "\n", *uri, "\n", CanonicalQueryString(request.query),
+      "\n", canonical_headers, "\n", parts.signed_headers, "\n", HexSha256(request.body));
+  parts.string_to_sign =
+      absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n", HexSha256(parts.canonical_request));
   parts.signature = HexHmacSha256(secret_key, parts.string_to_sign);
-  parts.authorization = absl::StrCat(kSdkHmacSha256, " Access=", std::string(access_key),
-                                     ", SignedHeaders=", parts.signed_headers,
-                                     ", Signature=", parts.signature);
+  parts.authorization =
+      absl::StrCat(kSdkHmacSha256, " Access=", std::string(access_key),
+                   ", SignedHeaders=", parts.signed_headers, ", Signature=", parts.signature);
   return parts;
 }
 

@@ -15,8 +15,8 @@ namespace {
 
 // absl handles these itself, outside the flag registry.
 constexpr std::array<std::string_view, 8> kAbslUsageFlags = {
-    "help", "helpfull", "helpshort", "helppackage", "helpon", "helpmatch", "version",
-    "only_check_args"};
+    "help",   "helpfull",  "helpshort", "helppackage",
+    "helpon", "helpmatch", "version",   "only_check_args"};
 
 }  // namespace
 

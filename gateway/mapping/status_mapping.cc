@@ -54,19 +54,32 @@ grpc::Status ErrorStatus(grpc::StatusCode code, std::string message, std::string
 
 grpc::StatusCode HttpStatusToGrpcCode(unsigned http_status) {
   switch (http_status) {
-    case 400: return grpc::StatusCode::INVALID_ARGUMENT;
-    case 401: return grpc::StatusCode::UNAUTHENTICATED;
-    case 403: return grpc::StatusCode::PERMISSION_DENIED;
-    case 404: return grpc::StatusCode::NOT_FOUND;
-    case 409: return grpc::StatusCode::ABORTED;
-    case 429: return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case 499: return grpc::StatusCode::CANCELLED;
-    case 500: return grpc::StatusCode::INTERNAL;
-    case 501: return grpc::StatusCode::UNIMPLEMENTED;
-    case 502: return grpc::StatusCode::UNAVAILABLE;
-    case 503: return grpc::StatusCode::UNAVAILABLE;
-    case 504: return grpc::StatusCode::DEADLINE_EXCEEDED;
-    default: break;
+    case 400:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case 401:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case 403:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case 404:
+      return grpc::StatusCode::NOT_FOUND;
+    case 409:
+      return grpc::StatusCode::ABORTED;
+    case 429:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case 499:
+      return grpc::StatusCode::CANCELLED;
+    case 500:
+      return grpc::StatusCode::INTERNAL;
+    case 501:
+      return grpc::StatusCode::UNIMPLEMENTED;
+    case 502:
+      return grpc::StatusCode::UNAVAILABLE;
+    case 503:
+      return grpc::StatusCode::UNAVAILABLE;
+    case 504:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
+    default:
+      break;
   }
   if (http_status >= 400 && http_status < 500) return grpc::StatusCode::FAILED_PRECONDITION;
   // Other 5xx, and 1xx/3xx that should never reach here (no redirects are followed).
@@ -104,7 +117,8 @@ grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_vie
     const boost::json::object* object = !ec && parsed.is_object() ? &parsed.get_object() : nullptr;
     const boost::json::value* id = object ? object->if_contains("pipeline_id") : nullptr;
     const boost::json::value* name = object ? object->if_contains("pipeline_name") : nullptr;
-    if (id != nullptr && id->is_string() && (name == nullptr || name->is_string() || name->is_null())) {
+    if (id != nullptr && id->is_string() &&
+        (name == nullptr || name->is_string() || name->is_null())) {
       response->set_pipeline_id(std::string(id->get_string()));
       if (name != nullptr && name->is_string()) {
         response->set_pipeline_name(std::string(name->get_string()));
@@ -113,12 +127,12 @@ grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_vie
     }
     // CodeArts said 2xx but not in the documented shape: we cannot confirm the stop, so this is
     // never reported as success.
-    return ErrorStatus(grpc::StatusCode::INTERNAL,
-                       absl::StrCat("upstream answered HTTP ", http.status,
-                                    " with a body that is not the documented StopPipelineNew JSON",
-                                    " (expected {\"pipeline_id\",\"pipeline_name\"}): ",
-                                    Excerpt(http.body)),
-                       "MALFORMED_UPSTREAM_RESPONSE", upstream_host, http.status, request_id);
+    return ErrorStatus(
+        grpc::StatusCode::INTERNAL,
+        absl::StrCat("upstream answered HTTP ", http.status,
+                     " with a body that is not the documented StopPipelineNew JSON",
+                     " (expected {\"pipeline_id\",\"pipeline_name\"}): ", Excerpt(http.body)),
+        "MALFORMED_UPSTREAM_RESPONSE", upstream_host, http.status, request_id);
   }
 
   const grpc::StatusCode code = HttpStatusToGrpcCode(http.status);

@@ -58,9 +58,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Row{501, StatusCode::UNIMPLEMENTED}, Row{502, StatusCode::UNAVAILABLE},
                       Row{503, StatusCode::UNAVAILABLE}, Row{504, StatusCode::DEADLINE_EXCEEDED},
                       Row{405, StatusCode::FAILED_PRECONDITION},
-                      Row{418, StatusCode::FAILED_PRECONDITION},
-                      Row{505, StatusCode::INTERNAL}, Row{599, StatusCode::INTERNAL},
-                      Row{302, StatusCode::INTERNAL}),
+                      Row{418, StatusCode::FAILED_PRECONDITION}, Row{505, StatusCode::INTERNAL},
+                      Row{599, StatusCode::INTERNAL}, Row{302, StatusCode::INTERNAL}),
     [](const ::testing::TestParamInfo<Row>& param_info) {
       return "Http" + std::to_string(param_info.param.http_status);
     });
@@ -75,9 +74,9 @@ TEST(MapStopResponseTest, SuccessFillsTheResponse) {
 }
 
 TEST(MapStopResponseTest, MalformedSuccessBodyIsInternalNeverOk) {
-  for (const char* body : {"", "not json", "[]", R"({"pipeline_name":"x"})",
-                           R"({"pipeline_id":42})", R"({"pipeline_id":"a","pipeline_name":7})",
-                           R"({"pipeline_id":"a")"}) {
+  for (const char* body :
+       {"", "not json", "[]", R"({"pipeline_name":"x"})", R"({"pipeline_id":42})",
+        R"({"pipeline_id":"a","pipeline_name":7})", R"({"pipeline_id":"a")"}) {
     SCOPED_TRACE(body);
     pipeline::v1::StopResponse response;
     const grpc::Status status = MapStopResponse(Response(200, body), "h", &response);
@@ -122,9 +121,9 @@ TEST(ParseErrorBodyTest, ReadsEveryKnownShape) {
 
 TEST(MapStopResponseTest, NonJsonErrorBodyMapsByStatusWithAnExcerpt) {
   pipeline::v1::StopResponse response;
-  const grpc::Status status =
-      MapStopResponse(Response(502, "<html><body>Bad Gateway</body></html>\r\n" + std::string(500, 'x'), ""),
-                      "h", &response);
+  const grpc::Status status = MapStopResponse(
+      Response(502, "<html><body>Bad Gateway</body></html>\r\n" + std::string(500, 'x'), ""), "h",
+      &response);
   EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE);
   EXPECT_NE(status.error_message().find("HTTP 502"), std::string::npos);
   EXPECT_NE(status.error_message().find("Bad Gateway"), std::string::npos);

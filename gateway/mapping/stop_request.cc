@@ -14,9 +14,8 @@ namespace {
 absl::Status ValidateId(absl::string_view field, std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
   if (value.size() > kMaxIdLength) {
-    return absl::InvalidArgumentError(absl::StrCat(field, " is ", value.size(),
-                                                   " characters long; at most ", kMaxIdLength,
-                                                   " are allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is ", value.size(), " characters long; at most ", kMaxIdLength, " are allowed"));
   }
   for (std::size_t i = 0; i < value.size(); ++i) {
     const auto c = static_cast<unsigned char>(value[i]);
@@ -55,8 +54,8 @@ absl::Status ValidateAuthToken(std::string_view token) {
 
 UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const RequestOptions& options,
                            CallCredentials credentials, const auth::Clock& clock) {
-  std::string path = absl::StrCat("/v3/pipelines/", auth::PercentEncode(request.pipeline_id()),
-                                  "/stop");
+  std::string path =
+      absl::StrCat("/v3/pipelines/", auth::PercentEncode(request.pipeline_id()), "/stop");
   std::vector<auth::NameValue> query = {{"build_id", request.build_id()}};
 
   UpstreamCall call;
@@ -72,8 +71,7 @@ UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const Reque
   // Remember where the per-attempt headers start, so a retry replaces rather than repeats them.
   const std::size_t fixed_headers = call.request.headers.size();
   if (use_token) {
-    call.prepare = [&clock, fixed_headers](std::string_view /*host*/,
-                                           upstream::HttpRequest& http) {
+    call.prepare = [&clock, fixed_headers](std::string_view /*host*/, upstream::HttpRequest& http) {
       http.headers.resize(fixed_headers);
       http.headers.emplace_back(auth::kSdkDateHeader, auth::FormatSdkDate(clock.Now()));
       return absl::OkStatus();

@@ -34,8 +34,8 @@ struct RequestOptions {
 
 /// How one call authenticates: the caller's IAM token, or the gateway's AK/SK.
 struct CallCredentials {
-  std::string token;                                    // non-empty: X-Auth-Token mode
-  std::shared_ptr<const auth::AkSkCredentials> ak_sk;   // otherwise SDK-HMAC-SHA256
+  std::string token;                                   // non-empty: X-Auth-Token mode
+  std::shared_ptr<const auth::AkSkCredentials> ak_sk;  // otherwise SDK-HMAC-SHA256
 };
 
 /// The REST call for a validated Stop request, and the hook that stamps `X-Sdk-Date` and

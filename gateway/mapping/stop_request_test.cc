@@ -72,8 +72,8 @@ TEST(ValidateAuthTokenTest, RejectsHeaderInjection) {
 
 TEST(BuildStopCallTest, SignsLikeTheOfficialSdk) {
   FrozenClock clock;
-  auto credentials = std::make_shared<auth::AkSkCredentials>(
-      auth::AkSkCredentials{"HPUAEXAMPLEAKID12345", "ExampleSecretKey/+=0123456789abcdefghijkl", ""});
+  auto credentials = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
+      "HPUAEXAMPLEAKID12345", "ExampleSecretKey/+=0123456789abcdefghijkl", ""});
   UpstreamCall call = BuildStopCall(
       MakeRequest("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"),
       RequestOptions{"0123456789abcdef0123456789abcdef", "codearts-gateway/test"},
@@ -88,15 +88,14 @@ TEST(BuildStopCallTest, SignsLikeTheOfficialSdk) {
   EXPECT_EQ(HeaderValue(call.request, "User-Agent"), "codearts-gateway/test");
   // The vector "stop_no_query" minus the query: recompute with the signer for the exact headers
   // the gateway signs (content-type, host, x-project-id, x-sdk-date; not user-agent).
-  auth::SigningRequest expected{
-      "POST",
-      "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/stop",
-      {{"build_id", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"}},
-      {{"Host", "cloudpipeline-ext.cn-north-4.myhuaweicloud.com"},
-       {"Content-Type", "application/json"},
-       {"X-Project-Id", "0123456789abcdef0123456789abcdef"},
-       {"X-Sdk-Date", "20240115T083000Z"}},
-      ""};
+  auth::SigningRequest expected{"POST",
+                                "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/stop",
+                                {{"build_id", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"}},
+                                {{"Host", "cloudpipeline-ext.cn-north-4.myhuaweicloud.com"},
+                                 {"Content-Type", "application/json"},
+                                 {"X-Project-Id", "0123456789abcdef0123456789abcdef"},
+                                 {"X-Sdk-Date", "20240115T083000Z"}},
+                                ""};
   auto parts = auth::SignSdkHmacSha256(expected, credentials->access_key, credentials->secret_key);
   ASSERT_TRUE(parts.ok());
   EXPECT_EQ(HeaderValue(call.request, "Authorization"), parts->authorization);
@@ -116,8 +115,7 @@ TEST(BuildStopCallTest, PreparingTwiceReplacesRatherThanRepeatsHeaders) {
   ASSERT_TRUE(call.prepare("h", call.request).ok());
   EXPECT_EQ(call.request.headers.size(), headers);
   EXPECT_EQ(HeaderValue(call.request, "X-Security-Token"), "sts-token");
-  EXPECT_NE(HeaderValue(call.request, "Authorization").find("x-security-token"),
-            std::string::npos);
+  EXPECT_NE(HeaderValue(call.request, "Authorization").find("x-security-token"), std::string::npos);
   EXPECT_EQ(HeaderValue(call.request, "X-Project-Id"), "<absent>");
 }
 

@@ -24,12 +24,23 @@ std::string Sanitize(std::string_view value) {
 }  // namespace
 
 const char* GrpcCodeName(int code) {
-  static constexpr const char* kNames[] = {
-      "OK",           "CANCELLED",          "UNKNOWN",          "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",     "ALREADY_EXISTS",   "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",          "UNAVAILABLE",      "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   if (code < 0 || code >= static_cast<int>(std::size(kNames))) return "UNKNOWN";
   return kNames[code];
 }
@@ -39,9 +50,8 @@ void WriteAccessLog(const AccessRecord& record) {
   std::string line = absl::StrFormat(
       "access method=%s peer=%s pipeline_id=%s build_id=%s auth=%s code=%s http_status=%u "
       "request_id=%s latency_ms=%.3f upstream_ms=%.3f attempts=%d reused_connection=%s",
-      record.method, Sanitize(record.peer), Sanitize(record.pipeline_id),
-      Sanitize(record.build_id), record.auth_mode,
-      GrpcCodeName(record.grpc_code), record.http_status,
+      record.method, Sanitize(record.peer), Sanitize(record.pipeline_id), Sanitize(record.build_id),
+      record.auth_mode, GrpcCodeName(record.grpc_code), record.http_status,
       record.request_id.empty() ? "-" : record.request_id, record.latency.count() / 1000.0,
       record.upstream_latency.count() / 1000.0, record.upstream_attempts,
       record.connection_reused ? "true" : "false");

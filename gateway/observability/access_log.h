@@ -9,11 +9,11 @@ namespace codearts::observability {
 /// One finished call, as the access log records it. Holds no secrets by construction: there is no
 /// field for a token, key or signature.
 struct AccessRecord {
-  std::string method;        // e.g. "Stop"
-  std::string peer;          // the caller's address as gRPC reports it
+  std::string method;  // e.g. "Stop"
+  std::string peer;    // the caller's address as gRPC reports it
   std::string pipeline_id;
   std::string build_id;
-  std::string auth_mode;     // "aksk", "token" or "none"
+  std::string auth_mode;  // "aksk", "token" or "none"
   int grpc_code = 0;
   unsigned http_status = 0;  // 0 when no HTTP answer was received
   std::string request_id;    // CodeArts' X-Request-Id
@@ -21,7 +21,7 @@ struct AccessRecord {
   std::chrono::microseconds upstream_latency{0};
   int upstream_attempts = 0;
   bool connection_reused = false;
-  std::string message;       // the status message on failure
+  std::string message;  // the status message on failure
 };
 
 /// Writes one `access` line per call to the log, in `key=value` form.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -16,10 +17,14 @@ std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kWarning: return "WARN";
-    case LogLevel::kError: return "ERROR";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kWarning:
+      return "WARN";
+    case LogLevel::kError:
+      return "ERROR";
   }
   return "INFO";
 }
@@ -27,12 +32,19 @@ const char* LevelName(LogLevel level) {
 }  // namespace
 
 bool ParseLogLevel(std::string_view text, LogLevel* level) {
-  if (text == "debug") *level = LogLevel::kDebug;
-  else if (text == "info") *level = LogLevel::kInfo;
-  else if (text == "warning" || text == "warn") *level = LogLevel::kWarning;
-  else if (text == "error") *level = LogLevel::kError;
-  else return false;
-  return true;
+  static constexpr std::pair<std::string_view, LogLevel> kNames[] = {
+      {"debug", LogLevel::kDebug},
+      {"info", LogLevel::kInfo},
+      {"warning", LogLevel::kWarning},
+      {"warn", LogLevel::kWarning},
+      {"error", LogLevel::kError}};
+  for (const auto& [name, value] : kNames) {
+    if (text == name) {
+      *level = value;
+      return true;
+    }
+  }
+  return false;
 }
 
 void SetLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
@@ -43,8 +55,7 @@ void Log(LogLevel level, std::string_view message) {
   if (!LogEnabled(level)) return;
   std::string line =
       absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-                   LevelName(level), " ", absl::string_view(message.data(), message.size()),
-                   "\n");
+                   LevelName(level), " ", absl::string_view(message.data(), message.size()), "\n");
   // One write(2) per line keeps lines whole across threads and processes without a lock.
   std::string_view rest = line;
   while (!rest.empty()) {

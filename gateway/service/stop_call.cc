@@ -62,8 +62,15 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     asio::post(strand_, [self = shared_from_this()] {
       if (self->completed_) return;
       self->cancel_.emit(asio::cancellation_type::terminal);
-      self->Complete(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled by the caller"),
-                     nullptr);
+      // gRPC also cancels a call whose deadline passed; say which it was in the access log.
+      if (steady_clock::now() >= self->deadline_) {
+        self->Complete(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                    "deadline exceeded waiting for upstream"),
+                       nullptr);
+      } else {
+        self->Complete(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled by the caller"),
+                       nullptr);
+      }
     });
   }
 
@@ -78,8 +85,8 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     upstream::ExchangeInfo info;
     absl::StatusOr<upstream::HttpResponse> response = co_await context_.client.Send(
         std::move(call.request), call.prepare, deadline_, cancel_.slot(), &info);
-    record_.upstream_latency = std::chrono::duration_cast<std::chrono::microseconds>(
-        steady_clock::now() - upstream_start);
+    record_.upstream_latency =
+        std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - upstream_start);
     record_.upstream_attempts = info.attempts;
     record_.connection_reused = info.reused_connection;
     if (completed_) co_return;
@@ -204,8 +211,8 @@ void StopCall::OnRequest() {
 
   // The caller's deadline, capped by the configured upstream timeout.
   const auto now_steady = steady_clock::now();
-  auto budget = std::chrono::duration_cast<steady_clock::duration>(
-      context_.options.upstream_timeout);
+  auto budget =
+      std::chrono::duration_cast<steady_clock::duration>(context_.options.upstream_timeout);
   const auto caller_deadline = server_context_.deadline();
   if (caller_deadline != std::chrono::system_clock::time_point::max()) {
     const auto left = caller_deadline - std::chrono::system_clock::now();

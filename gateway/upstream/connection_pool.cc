@@ -106,7 +106,8 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectionPool::Acq
       std::lock_guard lock(mutex_);
       --open_;
     }
-    if (waiter->cancelled) co_return absl::CancelledError("cancelled while waiting for a connection");
+    if (waiter->cancelled)
+      co_return absl::CancelledError("cancelled while waiting for a connection");
     co_return absl::DeadlineExceededError(
         "deadline passed while waiting for a free upstream connection (pool exhausted)");
   }

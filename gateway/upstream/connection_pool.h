@@ -24,7 +24,8 @@ namespace codearts::upstream {
 /// One TLS connection to the upstream. Owned by exactly one exchange at a time, or by the pool
 /// while idle.
 struct Connection {
-  Connection(boost::asio::io_context& io, boost::asio::ssl::context& tls, std::uint64_t connection_id)
+  Connection(boost::asio::io_context& io, boost::asio::ssl::context& tls,
+             std::uint64_t connection_id)
       : stream(io, tls), id(connection_id) {}
 
   /// Closes the TCP socket at once (no TLS close_notify): used for failed, cancelled and

@@ -13,13 +13,14 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view url) {
   const std::string url_text(url);  // Debian's abseil has its own string_view type
   auto parsed = boost::urls::parse_absolute_uri(url);
   if (!parsed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("endpoint \"", url_text, "\" is not an absolute URL like https://host[:port]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "endpoint \"", url_text, "\" is not an absolute URL like https://host[:port]"));
   }
   const boost::urls::url_view& view = *parsed;
   if (view.scheme_id() != boost::urls::scheme::https) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "endpoint \"", url_text, "\" must use https:// (the gateway never sends credentials in clear)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint \"", url_text,
+                     "\" must use https:// (the gateway never sends credentials in clear)"));
   }
   if (view.has_userinfo() || view.has_query() || view.has_fragment() ||
       !(view.encoded_path().empty() || view.encoded_path() == "/")) {
@@ -36,7 +37,8 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view url) {
       endpoint.host = view.host_address();
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat("endpoint \"", url_text, "\" has no usable host"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("endpoint \"", url_text, "\" has no usable host"));
   }
   if (endpoint.host.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("endpoint \"", url_text, "\" has no host"));

@@ -30,9 +30,9 @@ TEST(ParseEndpointTest, Ipv6Literal) {
 }
 
 TEST(ParseEndpointTest, RefusesAnythingButPlainHttpsOrigins) {
-  for (const char* bad : {"http://example.com", "example.com", "https://", "https://u:p@h",
-                          "https://h/path", "https://h?q=1", "https://h:0", "https://h:70000",
-                          "ftp://h"}) {
+  for (const char* bad :
+       {"http://example.com", "example.com", "https://", "https://u:p@h", "https://h/path",
+        "https://h?q=1", "https://h:0", "https://h:70000", "ftp://h"}) {
     SCOPED_TRACE(bad);
     EXPECT_EQ(ParseEndpoint(bad).status().code(), absl::StatusCode::kInvalidArgument);
   }

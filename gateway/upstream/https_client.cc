@@ -125,9 +125,9 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
   AttemptResult result{absl::UnknownError("not sent")};
   const auto failure = [&](absl::string_view step, const error_code& ec) {
     if (ec == beast::error::timeout) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "upstream ", endpoint_.authority, ": timed out during ", step,
-          step == "write request" ? "" : " (the request may have been processed)"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("upstream ", endpoint_.authority, ": timed out during ", step,
+                       step == "write request" ? "" : " (the request may have been processed)"));
     }
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
       return absl::CancelledError(absl::StrCat("upstream exchange cancelled during ", step));
@@ -137,9 +137,9 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
       return absl::InternalError(absl::StrCat("upstream ", endpoint_.authority,
                                               ": response too large (", ec.message(), ")"));
     }
-    return absl::UnavailableError(absl::StrCat(
-        "upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec),
-        step == "write request" ? "" : " (the request may have been processed)"));
+    return absl::UnavailableError(
+        absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec),
+                     step == "write request" ? "" : " (the request may have been processed)"));
   };
 
   http::request<http::string_body> message;
@@ -170,10 +170,10 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
     auto [read_ec, read] =
         co_await http::async_read(connection.stream, connection.buffer, parser, kAsTuple);
     if (read_ec) {
-      result.failed_before_response = read == 0 && !parser.got_some() &&
-                                      (read_ec == http::error::end_of_stream ||
-                                       read_ec == asio::error::connection_reset ||
-                                       read_ec == asio::ssl::error::stream_truncated);
+      result.failed_before_response =
+          read == 0 && !parser.got_some() &&
+          (read_ec == http::error::end_of_stream || read_ec == asio::error::connection_reset ||
+           read_ec == asio::ssl::error::stream_truncated);
       result.response = failure("read response", read_ec);
       co_return result;
     }

@@ -55,8 +55,7 @@ class HttpsClient {
   boost::asio::awaitable<absl::Status> Connect(Connection& connection,
                                                std::chrono::steady_clock::time_point deadline,
                                                boost::asio::cancellation_slot cancel);
-  boost::asio::awaitable<AttemptResult> Attempt(Connection& connection,
-                                                const HttpRequest& request,
+  boost::asio::awaitable<AttemptResult> Attempt(Connection& connection, const HttpRequest& request,
                                                 std::chrono::steady_clock::time_point deadline,
                                                 boost::asio::cancellation_slot cancel);
 

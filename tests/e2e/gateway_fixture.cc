@@ -43,8 +43,8 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOpt
 
   std::shared_ptr<const auth::AkSkCredentials> ak_sk;
   if (!options.access_key.empty()) {
-    ak_sk = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
-        options.access_key, options.secret_key, options.security_token});
+    ak_sk = std::make_shared<auth::AkSkCredentials>(
+        auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token});
   }
   credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
   context_ = std::unique_ptr<service::CallContext>(new service::CallContext{
@@ -52,9 +52,9 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOpt
       .client = *client_,
       .credentials = *credentials_,
       .clock = clock_,
-      .options = {.request = {.project_id = options.project_id,
-                              .user_agent = "codearts-gateway/test"},
-                  .upstream_timeout = options.upstream_timeout}});
+      .options = {
+          .request = {.project_id = options.project_id, .user_agent = "codearts-gateway/test"},
+          .upstream_timeout = options.upstream_timeout}});
   io_threads_.emplace_back([this] { io_.run(); });
 
   server_ = std::make_unique<service::GatewayServer>(*context_);

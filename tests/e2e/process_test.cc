@@ -101,11 +101,11 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   });
   const std::string ca_file = testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem);
   const std::string socket_path = ca_file.substr(0, ca_file.rfind('/')) + "/gateway.sock";
-  const Child child = Spawn(
-      {GATEWAY_BINARY, "--listen=unix:" + socket_path, "--endpoint=" + standin.endpoint(),
-       "--ca-file=" + ca_file, "--drain-timeout=10s"},
-      {std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey,
-       std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey});
+  const Child child =
+      Spawn({GATEWAY_BINARY, "--listen=unix:" + socket_path, "--endpoint=" + standin.endpoint(),
+             "--ca-file=" + ca_file, "--drain-timeout=10s"},
+            {std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey,
+             std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey});
 
   auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
   auto stub = pipeline::v1::PipelineService::NewStub(channel);

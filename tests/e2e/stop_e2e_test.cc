@@ -110,14 +110,20 @@ struct MappedRow {
 };
 
 TEST_F(StopE2eTest, EveryMappedStatusComesBackWithCodeArtsErrorPreserved) {
-  const std::vector<MappedRow> rows = {
-      {400, grpc::StatusCode::INVALID_ARGUMENT},   {401, grpc::StatusCode::UNAUTHENTICATED},
-      {403, grpc::StatusCode::PERMISSION_DENIED},  {404, grpc::StatusCode::NOT_FOUND},
-      {409, grpc::StatusCode::ABORTED},            {429, grpc::StatusCode::RESOURCE_EXHAUSTED},
-      {499, grpc::StatusCode::CANCELLED},          {500, grpc::StatusCode::INTERNAL},
-      {501, grpc::StatusCode::UNIMPLEMENTED},      {502, grpc::StatusCode::UNAVAILABLE},
-      {503, grpc::StatusCode::UNAVAILABLE},        {504, grpc::StatusCode::DEADLINE_EXCEEDED},
-      {422, grpc::StatusCode::FAILED_PRECONDITION}, {507, grpc::StatusCode::INTERNAL}};
+  const std::vector<MappedRow> rows = {{400, grpc::StatusCode::INVALID_ARGUMENT},
+                                       {401, grpc::StatusCode::UNAUTHENTICATED},
+                                       {403, grpc::StatusCode::PERMISSION_DENIED},
+                                       {404, grpc::StatusCode::NOT_FOUND},
+                                       {409, grpc::StatusCode::ABORTED},
+                                       {429, grpc::StatusCode::RESOURCE_EXHAUSTED},
+                                       {499, grpc::StatusCode::CANCELLED},
+                                       {500, grpc::StatusCode::INTERNAL},
+                                       {501, grpc::StatusCode::UNIMPLEMENTED},
+                                       {502, grpc::StatusCode::UNAVAILABLE},
+                                       {503, grpc::StatusCode::UNAVAILABLE},
+                                       {504, grpc::StatusCode::DEADLINE_EXCEEDED},
+                                       {422, grpc::StatusCode::FAILED_PRECONDITION},
+                                       {507, grpc::StatusCode::INTERNAL}};
   GatewayUnderTest gateway(standin_);
   for (const MappedRow& row : rows) {
     SCOPED_TRACE(row.http_status);
@@ -145,12 +151,11 @@ TEST_F(StopE2eTest, EveryMappedStatusComesBackWithCodeArtsErrorPreserved) {
 
 TEST_F(StopE2eTest, ErrorBodyShapesAreAllRead) {
   GatewayUnderTest gateway(standin_);
-  const std::vector<std::string> bodies = {R"({"code":"APIGW.0101","message":"no such api"})",
-                                           R"({"error":{"code":"APIGW.0101","message":"no such api"}})"};
+  const std::vector<std::string> bodies = {
+      R"({"code":"APIGW.0101","message":"no such api"})",
+      R"({"error":{"code":"APIGW.0101","message":"no such api"}})"};
   for (const std::string& body : bodies) {
-    standin_.SetHandler([&body](const RecordedRequest&) {
-      return Reply(404, body);
-    });
+    standin_.SetHandler([&body](const RecordedRequest&) { return Reply(404, body); });
     const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
     EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::NOT_FOUND);
     EXPECT_EQ(outcome.status.error_message().rfind("APIGW.0101: no such api", 0), 0u)
@@ -233,10 +238,10 @@ TEST_F(StopE2eTest, InvalidInputNeverReachesUpstream) {
     std::string pipeline_id, build_id, field;
   };
   for (const Case& c : std::vector<Case>{{"", kBuildId, "pipeline_id"},
-                                          {kPipelineId, "", "build_id"},
-                                          {"../admin", kBuildId, "pipeline_id"},
-                                          {kPipelineId, "1&x=2", "build_id"},
-                                          {std::string(65, 'a'), kBuildId, "pipeline_id"}}) {
+                                         {kPipelineId, "", "build_id"},
+                                         {"../admin", kBuildId, "pipeline_id"},
+                                         {kPipelineId, "1&x=2", "build_id"},
+                                         {std::string(65, 'a'), kBuildId, "pipeline_id"}}) {
     const StopOutcome outcome = gateway.Stop(c.pipeline_id, c.build_id);
     EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(outcome.status.error_message().find(c.field), std::string::npos)
@@ -246,9 +251,7 @@ TEST_F(StopE2eTest, InvalidInputNeverReachesUpstream) {
 }
 
 TEST_F(StopE2eTest, MalformedSuccessBodyIsInternalNeverOk) {
-  standin_.SetHandler([](const RecordedRequest&) {
-    return Reply(200, R"({"status":"success"})");
-  });
+  standin_.SetHandler([](const RecordedRequest&) { return Reply(200, R"({"status":"success"})"); });
   GatewayUnderTest gateway(standin_);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INTERNAL);
@@ -275,10 +278,14 @@ INSTANTIATE_TEST_SUITE_P(Certificates, CertificateTest,
                                            ServerCert::kExpired),
                          [](const ::testing::TestParamInfo<ServerCert>& param_info) {
                            switch (param_info.param) {
-                             case ServerCert::kUntrusted: return std::string("Untrusted");
-                             case ServerCert::kWrongHost: return std::string("WrongHost");
-                             case ServerCert::kExpired: return std::string("Expired");
-                             default: return std::string("Valid");
+                             case ServerCert::kUntrusted:
+                               return std::string("Untrusted");
+                             case ServerCert::kWrongHost:
+                               return std::string("WrongHost");
+                             case ServerCert::kExpired:
+                               return std::string("Expired");
+                             default:
+                               return std::string("Valid");
                            }
                          });
 
@@ -286,8 +293,7 @@ TEST_F(StopE2eTest, SystemCaStoreDoesNotTrustTheTestCa) {
   GatewayOptions options;
   options.ca_file = "";  // the system store
   GatewayUnderTest gateway(standin_, options);
-  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(),
-            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(StopE2eTest, UpstreamDownIsUnavailableNamingHostAndStep) {
@@ -301,9 +307,9 @@ TEST_F(StopE2eTest, UpstreamDownIsUnavailableNamingHostAndStep) {
   GatewayUnderTest gateway(standin_, options);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_NE(outcome.status.error_message().find("127.0.0.1:" + std::to_string(port) +
-                                                ": connect failed"),
-            std::string::npos)
+  EXPECT_NE(
+      outcome.status.error_message().find("127.0.0.1:" + std::to_string(port) + ": connect failed"),
+      std::string::npos)
       << outcome.status.error_message();
 }
 
