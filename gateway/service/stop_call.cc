@@ -84,7 +84,7 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     const auto upstream_start = steady_clock::now();
     upstream::ExchangeInfo info;
     absl::StatusOr<upstream::HttpResponse> response = co_await context_.client.Send(
-        std::move(call.request), call.prepare, deadline_, cancel_.slot(), &info);
+        std::move(call.request), std::move(call.prepare), deadline_, cancel_.slot(), &info);
     record_.upstream_latency =
         std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - upstream_start);
     record_.upstream_attempts = info.attempts;

@@ -193,7 +193,7 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
 }
 
 asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
-    HttpRequest request, const PrepareRequest& prepare,
+    HttpRequest request, PrepareRequest prepare,
     std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
     ExchangeInfo* info) {
   ExchangeInfo local_info;

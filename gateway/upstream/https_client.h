@@ -39,11 +39,12 @@ class HttpsClient {
   HttpsClient(boost::asio::io_context& io, boost::asio::ssl::context& tls, Endpoint endpoint,
               ClientOptions options);
 
-  /// Sends `request` and reads the response, all before `deadline`. `prepare` runs right before
-  /// each write. Emitting on `cancel` (from the caller's strand) aborts the exchange at once and
+  /// Sends `request` and reads the response, all before `deadline`. `prepare` (may be empty) runs
+  /// right before each write. Arguments are taken by value: the coroutine outlives the caller's
+  /// full-expression. Emitting on `cancel` (from the caller's strand) aborts the exchange at once and
   /// closes its connection. Must be awaited on a strand.
   boost::asio::awaitable<absl::StatusOr<HttpResponse>> Send(
-      HttpRequest request, const PrepareRequest& prepare,
+      HttpRequest request, PrepareRequest prepare,
       std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel,
       ExchangeInfo* info);
 

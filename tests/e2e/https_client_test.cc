@@ -1,0 +1,172 @@
+// The upstream HTTPS client and its pool on their own (no gRPC): concurrency across strands and
+// I/O threads, the connection cap, pool waits bounded by the deadline, cancellation, and limits.
+// This is the part of the gateway where its own threads meet, so it is what TSan is run on.
+#include "upstream/https_client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "e2e/gateway_fixture.h"
+#include "upstream/tls_context.h"
+
+namespace codearts::e2e {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::CodeArtsStandin;
+using testing::RecordedRequest;
+using testing::StandinReply;
+
+class HttpsClientTest : public ::testing::Test {
+ protected:
+  void StartClient(std::size_t max_connections, int threads = 2) {
+    auto tls =
+        upstream::MakeClientTlsContext(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    tls_ = std::move(*tls);
+    auto endpoint = upstream::ParseEndpoint(standin_.endpoint());
+    ASSERT_TRUE(endpoint.ok());
+    upstream::ClientOptions options;
+    options.pool.max_connections = max_connections;
+    client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, options);
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+
+  void TearDown() override {
+    work_.reset();
+    for (auto& thread : threads_) thread.join();
+    client_.reset();
+  }
+
+  // Starts one exchange on a strand of its own, as the gateway does for each call.
+  std::future<absl::StatusOr<upstream::HttpResponse>> Send(
+      milliseconds timeout, asio::cancellation_slot cancel = {},
+      asio::strand<asio::io_context::executor_type>* strand = nullptr) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<upstream::HttpResponse>>>();
+    auto future = promise->get_future();
+    upstream::HttpRequest request;
+    request.method = "GET";
+    request.target = "/anything";
+    auto executor = strand != nullptr ? *strand : asio::make_strand(io_);
+    asio::co_spawn(
+        executor,
+        client_->Send(request, nullptr, std::chrono::steady_clock::now() + timeout, cancel,
+                      nullptr),
+        [promise](const std::exception_ptr& error, absl::StatusOr<upstream::HttpResponse> result) {
+          if (error) result = absl::InternalError("exception");
+          promise->set_value(std::move(result));
+        });
+    return future;
+  }
+
+  CodeArtsStandin standin_{testing::StandinOptions{}, SharedPki()};
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{asio::make_work_guard(io_)};
+  std::unique_ptr<asio::ssl::context> tls_;
+  std::unique_ptr<upstream::HttpsClient> client_;
+  std::vector<std::thread> threads_;
+};
+
+StandinReply Ok(milliseconds delay = milliseconds(0)) {
+  StandinReply reply;
+  reply.body = R"({"ok":true})";
+  reply.delay = delay;
+  return reply;
+}
+
+TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
+  standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(20)); });
+  StartClient(/*max_connections=*/4);
+  std::vector<std::future<absl::StatusOr<upstream::HttpResponse>>> results;
+  for (int i = 0; i < 64; ++i) results.push_back(Send(seconds(20)));
+  for (auto& result : results) {
+    ASSERT_EQ(result.wait_for(seconds(30)), std::future_status::ready);
+    absl::StatusOr<upstream::HttpResponse> response = result.get();
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status, 200u);
+  }
+  EXPECT_LE(standin_.ConnectionsAccepted(), 4u);
+  const upstream::ConnectionPool::Stats stats = client_->pool().GetStats();
+  EXPECT_EQ(stats.waiting, 0u);
+  EXPECT_LE(stats.open, 4u);
+  EXPECT_EQ(stats.idle, stats.open);
+}
+
+TEST_F(HttpsClientTest, WaitingForAFullPoolIsBoundedByTheDeadline) {
+  standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(600)); });
+  StartClient(/*max_connections=*/1);
+  auto busy = Send(seconds(10));
+  ASSERT_TRUE(standin_.WaitForRequests(1, seconds(10)));
+  absl::StatusOr<upstream::HttpResponse> waited = Send(milliseconds(100)).get();
+  EXPECT_EQ(waited.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(waited.status().message().find("pool exhausted"), std::string::npos);
+  EXPECT_TRUE(busy.get().ok());
+}
+
+TEST_F(HttpsClientTest, CancellingAWaitForThePoolEndsItAtOnce) {
+  standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(600)); });
+  StartClient(/*max_connections=*/1);
+  auto busy = Send(seconds(10));
+  ASSERT_TRUE(standin_.WaitForRequests(1, seconds(10)));
+  auto strand = asio::make_strand(io_);
+  asio::cancellation_signal cancel;
+  auto waiting = Send(seconds(10), cancel.slot(), &strand);
+  // Emit on the waiter's strand, as the gateway does.
+  asio::post(strand, [&cancel] { cancel.emit(asio::cancellation_type::terminal); });
+  ASSERT_EQ(waiting.wait_for(seconds(5)), std::future_status::ready);
+  EXPECT_EQ(waiting.get().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(busy.get().ok());
+}
+
+TEST_F(HttpsClientTest, CancellingAnExchangeClosesItsConnection) {
+  standin_.SetHandler([](const RecordedRequest&) { return Ok(seconds(20)); });
+  StartClient(/*max_connections=*/2);
+  auto strand = asio::make_strand(io_);
+  asio::cancellation_signal cancel;
+  auto result = Send(seconds(30), cancel.slot(), &strand);
+  ASSERT_TRUE(standin_.WaitForRequests(1, seconds(10)));
+  asio::post(strand, [&cancel] { cancel.emit(asio::cancellation_type::terminal); });
+  ASSERT_EQ(result.wait_for(seconds(5)), std::future_status::ready);
+  EXPECT_EQ(result.get().status().code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(standin_.WaitForConnectionsClosed(1, seconds(5)));
+  EXPECT_EQ(client_->pool().GetStats().open, 0u);
+}
+
+TEST_F(HttpsClientTest, OversizedResponseIsInternalAndTheConnectionDropped) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    StandinReply reply;
+    reply.body = std::string(2 * 1024 * 1024, 'x');
+    return reply;
+  });
+  StartClient(/*max_connections=*/2);
+  absl::StatusOr<upstream::HttpResponse> result = Send(seconds(10)).get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(result.status().message().find("too large"), std::string::npos);
+  EXPECT_EQ(client_->pool().GetStats().open, 0u);
+}
+
+TEST_F(HttpsClientTest, TruncatedBodyIsUnavailable) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    StandinReply reply;
+    reply.body = R"({"pipeline_id":)";
+    reply.headers.emplace_back("Content-Length", "100");
+    reply.close_after = true;
+    return reply;
+  });
+  StartClient(/*max_connections=*/2);
+  absl::StatusOr<upstream::HttpResponse> result = Send(seconds(10)).get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(result.status().message().find("read response"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace codearts::e2e
