@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
                   .upstream_timeout = config->upstream_timeout}};
 
   std::vector<std::thread> io_threads;
+  io_threads.reserve(static_cast<std::size_t>(config->io_threads));
   for (int i = 0; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
 
   auto server = std::make_unique<codearts::service::GatewayServer>(context);

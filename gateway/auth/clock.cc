@@ -10,7 +10,7 @@ std::string FormatSdkDate(std::chrono::system_clock::time_point t) {
   gmtime_r(&seconds, &utc);
   char buffer[sizeof("YYYYMMDDTHHMMSSZ")];
   const std::size_t n = std::strftime(buffer, sizeof(buffer), "%Y%m%dT%H%M%SZ", &utc);
-  return std::string(buffer, n);
+  return {buffer, n};
 }
 
 }  // namespace codearts::auth

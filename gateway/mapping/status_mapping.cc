@@ -47,7 +47,7 @@ grpc::Status ErrorStatus(grpc::StatusCode code, std::string message, std::string
   details.set_code(static_cast<int>(code));
   details.set_message(message);
   details.add_details()->PackFrom(info);
-  return grpc::Status(code, message, details.SerializeAsString());
+  return {code, message, details.SerializeAsString()};
 }
 
 }  // namespace
@@ -72,8 +72,7 @@ grpc::StatusCode HttpStatusToGrpcCode(unsigned http_status) {
       return grpc::StatusCode::INTERNAL;
     case 501:
       return grpc::StatusCode::UNIMPLEMENTED;
-    case 502:
-      return grpc::StatusCode::UNAVAILABLE;
+    case 502:  // bad gateway: CodeArts' own upstream failed
     case 503:
       return grpc::StatusCode::UNAVAILABLE;
     case 504:
@@ -131,7 +130,7 @@ grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_vie
         grpc::StatusCode::INTERNAL,
         absl::StrCat("upstream answered HTTP ", http.status,
                      " with a body that is not the documented StopPipelineNew JSON",
-                     " (expected {\"pipeline_id\",\"pipeline_name\"}): ", Excerpt(http.body)),
+                     R"( (expected {"pipeline_id","pipeline_name"}): )", Excerpt(http.body)),
         "MALFORMED_UPSTREAM_RESPONSE", upstream_host, http.status, request_id);
   }
 
@@ -154,7 +153,7 @@ grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_vie
 }
 
 grpc::Status FromAbslStatus(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  return {static_cast<grpc::StatusCode>(status.code()), std::string(status.message())};
 }
 
 }  // namespace codearts::mapping

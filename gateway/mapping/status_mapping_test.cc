@@ -11,7 +11,7 @@ namespace {
 using grpc::StatusCode;
 
 upstream::HttpResponse Response(unsigned status, std::string body,
-                                std::string request_id = "req-1") {
+                                const std::string& request_id = "req-1") {
   upstream::HttpResponse response;
   response.status = status;
   response.body = std::move(body);

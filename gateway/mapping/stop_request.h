@@ -15,7 +15,7 @@ namespace codearts::mapping {
 
 inline constexpr std::size_t kMaxIdLength = 64;
 /// IAM tokens are a few KiB; anything far larger is a mistake, not a token.
-inline constexpr std::size_t kMaxTokenLength = 32 * 1024;
+inline constexpr std::size_t kMaxTokenLength = std::size_t{32} * 1024;
 
 /// Checks a Stop request before anything is sent upstream: both ids present, at most
 /// kMaxIdLength characters, only [A-Za-z0-9_-]. The error names the offending field.

@@ -52,8 +52,9 @@ void WriteAccessLog(const AccessRecord& record) {
       "request_id=%s latency_ms=%.3f upstream_ms=%.3f attempts=%d reused_connection=%s",
       record.method, Sanitize(record.peer), Sanitize(record.pipeline_id), Sanitize(record.build_id),
       record.auth_mode, GrpcCodeName(record.grpc_code), record.http_status,
-      record.request_id.empty() ? "-" : record.request_id, record.latency.count() / 1000.0,
-      record.upstream_latency.count() / 1000.0, record.upstream_attempts,
+      record.request_id.empty() ? "-" : record.request_id,
+      static_cast<double>(record.latency.count()) / 1000.0,
+      static_cast<double>(record.upstream_latency.count()) / 1000.0, record.upstream_attempts,
       record.connection_reused ? "true" : "false");
   if (!record.message.empty()) {
     std::string message = record.message;

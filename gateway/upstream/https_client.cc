@@ -193,9 +193,8 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
 }
 
 asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
-    HttpRequest request, PrepareRequest prepare,
-    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
-    ExchangeInfo* info) {
+    HttpRequest request, PrepareRequest prepare, std::chrono::steady_clock::time_point deadline,
+    asio::cancellation_slot cancel, ExchangeInfo* info) {
   ExchangeInfo local_info;
   if (info == nullptr) info = &local_info;
   // At most one extra attempt, and only for the keep-alive race (see AttemptResult).

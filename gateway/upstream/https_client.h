@@ -20,7 +20,7 @@ struct ClientOptions {
   PoolOptions pool;
   /// Largest response (headers plus body) accepted; a larger one fails INTERNAL and the
   /// connection is dropped.
-  std::size_t max_response_body_bytes = 1024 * 1024;
+  std::size_t max_response_body_bytes = std::size_t{1024} * 1024;
   std::uint32_t max_response_header_bytes = 64 * 1024;
 };
 
@@ -41,12 +41,11 @@ class HttpsClient {
 
   /// Sends `request` and reads the response, all before `deadline`. `prepare` (may be empty) runs
   /// right before each write. Arguments are taken by value: the coroutine outlives the caller's
-  /// full-expression. Emitting on `cancel` (from the caller's strand) aborts the exchange at once and
-  /// closes its connection. Must be awaited on a strand.
+  /// full-expression. Emitting on `cancel` (from the caller's strand) aborts the exchange at once
+  /// and closes its connection. Must be awaited on a strand.
   boost::asio::awaitable<absl::StatusOr<HttpResponse>> Send(
-      HttpRequest request, PrepareRequest prepare,
-      std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel,
-      ExchangeInfo* info);
+      HttpRequest request, PrepareRequest prepare, std::chrono::steady_clock::time_point deadline,
+      boost::asio::cancellation_slot cancel, ExchangeInfo* info);
 
   const Endpoint& endpoint() const { return endpoint_; }
   ConnectionPool& pool() { return pool_; }

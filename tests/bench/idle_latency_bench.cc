@@ -6,6 +6,7 @@
 //   build/<preset>/tests/bench/idle_latency_bench [samples]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
@@ -29,7 +30,7 @@ double StopOnceMs(client::PipelineClient& client) {
   options.timeout = std::chrono::seconds(5);
   std::promise<grpc::StatusCode> done;
   const auto start = Clock::now();
-  client.StopAsync(request, options, [&done](client::StopResult result) {
+  client.StopAsync(request, options, [&done](const client::StopResult& result) {
     done.set_value(result.status.error_code());
   });
   const grpc::StatusCode code = done.get_future().get();
@@ -43,7 +44,8 @@ double StopOnceMs(client::PipelineClient& client) {
 
 double Percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  const auto index =
+      static_cast<std::size_t>(std::lround(p * static_cast<double>(values.size() - 1)));
   return values[index];
 }
 
@@ -58,8 +60,10 @@ int Run(int samples) {
   StopOnceMs(client);  // connect the channel and the upstream connection
 
   std::vector<double> busy;
+  busy.reserve(static_cast<std::size_t>(samples));
   for (int i = 0; i < samples; ++i) busy.push_back(StopOnceMs(client));
   std::vector<double> after_idle;
+  after_idle.reserve(static_cast<std::size_t>(samples));
   for (int i = 0; i < samples; ++i) {
     // The idle gap is the thing measured, not a synchronisation.
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));

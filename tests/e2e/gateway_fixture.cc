@@ -26,7 +26,7 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
   return std::nullopt;
 }
 
-GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOptions options)
+GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const GatewayOptions& options)
     : work_(boost::asio::make_work_guard(io_)) {
   static const std::string* ca_file =
       new std::string(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
@@ -47,14 +47,12 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOpt
         auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token});
   }
   credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
-  context_ = std::unique_ptr<service::CallContext>(new service::CallContext{
-      .io = io_,
-      .client = *client_,
-      .credentials = *credentials_,
-      .clock = clock_,
-      .options = {
-          .request = {.project_id = options.project_id, .user_agent = "codearts-gateway/test"},
-          .upstream_timeout = options.upstream_timeout}});
+  service::ServiceOptions service_options;
+  service_options.request = {.project_id = options.project_id,
+                             .user_agent = "codearts-gateway/test"};
+  service_options.upstream_timeout = options.upstream_timeout;
+  context_ =
+      std::make_unique<service::CallContext>(io_, *client_, *credentials_, clock_, service_options);
   io_threads_.emplace_back([this] { io_.run(); });
 
   server_ = std::make_unique<service::GatewayServer>(*context_);

@@ -59,7 +59,7 @@ struct StopOutcome {
 /// CodeArts stand-in, with a real gRPC channel to it.
 class GatewayUnderTest {
  public:
-  GatewayUnderTest(testing::CodeArtsStandin& standin, GatewayOptions options = {});
+  GatewayUnderTest(testing::CodeArtsStandin& standin, const GatewayOptions& options = {});
   ~GatewayUnderTest();
 
   pipeline::v1::PipelineService::Stub& stub() { return *stub_; }

@@ -87,6 +87,7 @@ TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
   standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(20)); });
   StartClient(/*max_connections=*/4);
   std::vector<std::future<absl::StatusOr<upstream::HttpResponse>>> results;
+  results.reserve(64);
   for (int i = 0; i < 64; ++i) results.push_back(Send(seconds(20)));
   for (auto& result : results) {
     ASSERT_EQ(result.wait_for(seconds(30)), std::future_status::ready);
@@ -144,7 +145,7 @@ TEST_F(HttpsClientTest, CancellingAnExchangeClosesItsConnection) {
 TEST_F(HttpsClientTest, OversizedResponseIsInternalAndTheConnectionDropped) {
   standin_.SetHandler([](const RecordedRequest&) {
     StandinReply reply;
-    reply.body = std::string(2 * 1024 * 1024, 'x');
+    reply.body = std::string(std::size_t{2} * 1024 * 1024, 'x');
     return reply;
   });
   StartClient(/*max_connections=*/2);

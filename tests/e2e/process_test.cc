@@ -1,7 +1,6 @@
 // The real codearts-gateway binary as operators run it: start-up errors, a Unix socket listener,
 // and a graceful drain on SIGTERM.
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <string>
 #include <vector>
@@ -31,11 +31,13 @@ Child Spawn(const std::vector<std::string>& args, const std::vector<std::string>
   Child child;
   child.stderr_path = testing::WriteTempFile("stderr.log", "");
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env_strings(extra_env);
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
@@ -118,7 +120,7 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   pipeline::v1::StopResponse response;
   std::promise<grpc::Status> done;
   stub->async()->Stop(&context, &request, &response,
-                      [&done](grpc::Status status) { done.set_value(status); });
+                      [&done](const grpc::Status& status) { done.set_value(status); });
 
   ASSERT_TRUE(standin.WaitForRequests(1, seconds(20))) << ReadFile(child.stderr_path);
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);

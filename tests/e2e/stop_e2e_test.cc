@@ -366,7 +366,7 @@ TEST_F(StopE2eTest, CallerCancelAbandonsTheUpstreamExchange) {
   pipeline::v1::StopResponse response;
   std::promise<grpc::Status> done;
   gateway.stub().async()->Stop(&context, &request, &response,
-                               [&done](grpc::Status status) { done.set_value(status); });
+                               [&done](const grpc::Status& status) { done.set_value(status); });
   ASSERT_TRUE(standin_.WaitForRequests(1, seconds(10)));
   context.TryCancel();
   std::future<grpc::Status> result = done.get_future();

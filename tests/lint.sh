@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Checks that the sources pass .clang-format and .clang-tidy. Needs the compile database of a
+# configured build (default: the dev preset, which tests/run_tests.sh creates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir="${1:-build/dev}"
+
+mapfile -t sources < <(git ls-files '*.cc' '*.h')
+clang-format --dry-run --Werror "${sources[@]}"
+echo "clang-format: ${#sources[@]} files clean"
+
+mapfile -t units < <(git ls-files '*.cc')
+printf '%s\n' "${units[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build_dir" --quiet
+echo "clang-tidy: ${#units[@]} translation units clean"
