@@ -114,6 +114,10 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
     return absl::InvalidArgumentError("--max-connections must be between 1 and 10000");
   }
   config.max_connections = static_cast<std::size_t>(raw.max_connections);
+  if (raw.max_in_flight < 1 || raw.max_in_flight > 1000000) {
+    return absl::InvalidArgumentError("--max-in-flight must be between 1 and 1000000");
+  }
+  config.max_in_flight = raw.max_in_flight;
   config.log_level = raw.log_level;
 
   // The SDKs' variable names first, then the ones the CodeArts API examples use.
@@ -154,7 +158,8 @@ std::string DescribeConfig(const Config& config) {
       " ca_file=", config.ca_file.empty() ? "<system store>" : config.ca_file,
       " upstream_timeout_ms=", config.upstream_timeout.count(),
       " drain_timeout_ms=", config.drain_timeout.count(), " io_threads=", config.io_threads,
-      " max_connections=", config.max_connections, " credentials=", credentials);
+      " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
+      " credentials=", credentials);
 }
 
 }  // namespace codearts

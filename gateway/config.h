@@ -31,6 +31,7 @@ struct RawConfig {
   std::chrono::milliseconds drain_timeout{15000};
   int io_threads = 1;
   int max_connections = 64;
+  int max_in_flight = 1000;
   std::string log_level = "info";
 };
 
@@ -46,6 +47,7 @@ struct Config {
   std::chrono::milliseconds drain_timeout{};
   int io_threads = 1;
   std::size_t max_connections = 64;
+  int max_in_flight = 1000;
   std::string log_level;
   /// Null when no AK/SK is configured: then only calls carrying `x-auth-token` can succeed.
   std::shared_ptr<const auth::AkSkCredentials> credentials;

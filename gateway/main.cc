@@ -44,6 +44,8 @@ ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int, io_threads, 1, "Threads running upstream I/O");
 ABSL_FLAG(int, max_connections, 64, "Most upstream connections open at once");
+ABSL_FLAG(int, max_in_flight, 1000,
+          "Most calls in flight at once; beyond it calls fail RESOURCE_EXHAUSTED at once");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
 
 namespace {
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
   raw.drain_timeout = ToMillis(absl::GetFlag(FLAGS_drain_timeout));
   raw.io_threads = absl::GetFlag(FLAGS_io_threads);
   raw.max_connections = absl::GetFlag(FLAGS_max_connections);
+  raw.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   raw.log_level = absl::GetFlag(FLAGS_log_level);
 
   absl::StatusOr<codearts::Config> config =
@@ -120,13 +123,11 @@ int main(int argc, char** argv) {
                                                                   client_options);
   codearts::auth::StaticCredentialSource credentials(config->credentials);
   codearts::auth::SystemClock clock;
-  codearts::service::CallContext context{
-      .io = io,
-      .client = *client,
-      .credentials = credentials,
-      .clock = clock,
-      .options = {.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent},
-                  .upstream_timeout = config->upstream_timeout}};
+  codearts::service::ServiceOptions service_options;
+  service_options.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent};
+  service_options.upstream_timeout = config->upstream_timeout;
+  service_options.max_in_flight = config->max_in_flight;
+  codearts::service::CallContext context(io, *client, credentials, clock, service_options);
 
   std::vector<std::thread> io_threads;
   io_threads.reserve(static_cast<std::size_t>(config->io_threads));

@@ -10,6 +10,7 @@ namespace {
 
 // A Stop request is two short ids; anything much larger is not a Stop request.
 constexpr int kMaxRequestBytes = 16 * 1024;
+constexpr int kMaxMetadataBytes = 64 * 1024;
 constexpr char kServiceName[] = "codearts.pipeline.v1.PipelineService";
 
 }  // namespace
@@ -25,6 +26,8 @@ absl::Status GatewayServer::Start(const std::string& address) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&service_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  // Room for a large IAM token in x-auth-token, and no more.
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
   cq_ = builder.AddCompletionQueue();
   server_ = builder.BuildAndStart();
   if (!server_) {

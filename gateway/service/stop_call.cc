@@ -97,8 +97,13 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     record_.http_status = response->status;
     record_.request_id = mapping::RequestIdOf(*response);
     pipeline::v1::StopResponse stop_response;
-    const grpc::Status status =
+    grpc::Status status =
         mapping::MapStopResponse(*response, context_.client.endpoint().host, &stop_response);
+    if (!status.ok() && !info.retry_note.empty()) {
+      status = grpc::Status(status.error_code(),
+                            absl::StrCat(status.error_message(), " ", info.retry_note),
+                            status.error_details());
+    }
     Complete(status, status.ok() ? &stop_response : nullptr);
   }
 
@@ -166,7 +171,7 @@ void StopCall::MaybeDelete() {
 
 void StopCall::OnRequest() {
   started_ = steady_clock::now();
-  context_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  const int in_flight = context_.in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
   observability::AccessRecord record;
   record.method = "Stop";
   record.peer = server_context_.peer();
@@ -174,6 +179,13 @@ void StopCall::OnRequest() {
   record.build_id = request_.build_id();
   record.auth_mode = "none";
 
+  if (in_flight > context_.options.max_in_flight) {
+    Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("gateway overloaded: ", context_.options.max_in_flight,
+                                     " calls already in flight (--max-in-flight)")),
+           nullptr, std::move(record));
+    return;
+  }
   if (absl::Status valid = mapping::ValidateStopRequest(request_); !valid.ok()) {
     Finish(mapping::FromAbslStatus(valid), nullptr, std::move(record));
     return;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "auth/clock.h"
 #include "auth/credentials.h"
@@ -24,10 +25,21 @@ struct ServiceOptions {
   std::chrono::milliseconds upstream_timeout{30000};
   /// A call with less time than this left is answered DEADLINE_EXCEEDED without going upstream.
   std::chrono::milliseconds min_time_left{2};
+  /// Calls in flight beyond this are refused at once with RESOURCE_EXHAUSTED.
+  int max_in_flight = 1000;
 };
 
 /// The long-lived objects every call uses; owned by main.
 struct CallContext {
+  CallContext(boost::asio::io_context& io_context, upstream::HttpsClient& https_client,
+              const auth::CredentialSource& credential_source, const auth::Clock& wall_clock,
+              ServiceOptions service_options)
+      : io(io_context),
+        client(https_client),
+        credentials(credential_source),
+        clock(wall_clock),
+        options(std::move(service_options)) {}
+
   boost::asio::io_context& io;
   upstream::HttpsClient& client;
   const auth::CredentialSource& credentials;

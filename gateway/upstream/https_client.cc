@@ -7,6 +7,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -45,6 +47,10 @@ std::string DescribeError(const error_code& ec) { return ec.message(); }
 struct HttpsClient::AttemptResult {
   absl::StatusOr<HttpResponse> response;
   bool keep_alive = false;
+  // The request certainly did not reach CodeArts' application (see RunAttempt).
+  bool not_sent = false;
+  // Resolving, connecting or the TLS handshake failed for a reason that may pass.
+  bool connect_failed = false;
   // Nothing of a response arrived before the connection failed: on a reused connection this is
   // a keep-alive race (the server closed it while idle), so one retry on a fresh connection is
   // safe.
@@ -53,11 +59,18 @@ struct HttpsClient::AttemptResult {
 
 HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint endpoint,
                          ClientOptions options)
-    : io_(io), endpoint_(std::move(endpoint)), options_(options), pool_(io, tls, options.pool) {}
+    : io_(io),
+      endpoint_(std::move(endpoint)),
+      options_(options),
+      pool_(io, tls, options.pool),
+      budget_(options.retry.budget_ratio, options.retry.budget_capacity),
+      health_(options.retry.down_after_connect_failures, options.retry.probe_interval),
+      random_(std::random_device{}()) {}
 
 asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
                                                    std::chrono::steady_clock::time_point deadline,
-                                                   asio::cancellation_slot cancel) {
+                                                   asio::cancellation_slot cancel,
+                                                   bool* transient) {
   const std::string& host = endpoint_.host;
   const auto failure = [&](absl::string_view step, const error_code& ec) {
     if (ec == beast::error::timeout) {
@@ -78,6 +91,9 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
   auto [resolve_ec, results] =
       co_await resolver.async_resolve(host, std::to_string(endpoint_.port), kAsTuple);
   if (cancel.is_connected()) cancel.clear();
+  // Failures below are transient (worth another connection) unless said otherwise: a refused
+  // or reset connection, a failed lookup. Timeouts and cancellation end the call anyway.
+  *transient = true;
   if (resolve_ec) co_return failure("DNS resolution", resolve_ec);
   if (std::chrono::steady_clock::now() >= deadline) {
     co_return failure("DNS resolution", beast::error::timeout);
@@ -109,6 +125,7 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
   if (handshake_ec) {
     const long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
+      *transient = false;  // a bad certificate stays bad
       co_return absl::UnavailableError(
           absl::StrCat("upstream ", endpoint_.authority, ": TLS handshake failed: certificate ",
                        "verification failed: ", X509_verify_cert_error_string(verify)));
@@ -116,6 +133,7 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
     co_return failure("TLS handshake", handshake_ec);
   }
   connection.established = true;
+  *transient = false;
   co_return absl::OkStatus();
 }
 
@@ -192,45 +210,136 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
   }
 }
 
+asio::awaitable<absl::Status> HttpsClient::Sleep(std::chrono::milliseconds delay,
+                                                 asio::cancellation_slot cancel) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(delay);
+  bool cancelled = false;
+  if (cancel.is_connected()) {
+    cancel.assign([&timer, &cancelled](asio::cancellation_type) {
+      cancelled = true;
+      timer.cancel();
+    });
+  }
+  co_await timer.async_wait(kAsTuple);
+  if (cancel.is_connected()) cancel.clear();
+  if (cancelled) co_return absl::CancelledError("upstream exchange cancelled while backing off");
+  co_return absl::OkStatus();
+}
+
+asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
+    HttpRequest& request, const PrepareRequest& prepare,
+    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
+    ExchangeInfo* info) {
+  absl::StatusOr<std::unique_ptr<Connection>> acquired = co_await pool_.Acquire(deadline, cancel);
+  if (!acquired.ok()) co_return AttemptResult{acquired.status()};
+  std::unique_ptr<Connection> connection = std::move(*acquired);
+  info->connection_id = connection->id;
+  info->reused_connection = connection->established;
+
+  if (!connection->established) {
+    bool transient = false;
+    absl::Status connected = co_await Connect(*connection, deadline, cancel, &transient);
+    if (cancel.is_connected()) cancel.clear();
+    if (!connected.ok()) {
+      pool_.Release(std::move(connection), false);
+      AttemptResult result{connected};
+      result.not_sent = true;
+      result.connect_failed = transient;
+      co_return result;
+    }
+    health_.RecordConnectSuccess();
+  }
+  if (prepare) {
+    absl::Status prepared = prepare(endpoint_.authority, request);
+    if (!prepared.ok()) {
+      pool_.Release(std::move(connection), true);  // nothing was sent on it
+      co_return AttemptResult{prepared};
+    }
+  }
+  const bool reused = info->reused_connection;
+  AttemptResult result = co_await Attempt(*connection, request, deadline, cancel);
+  if (cancel.is_connected()) cancel.clear();
+  ++connection->requests;
+  // A pooled connection the server closed before answering anything: the keep-alive race.
+  result.not_sent = reused && result.failed_before_response;
+  pool_.Release(std::move(connection), result.response.ok() && result.keep_alive);
+  co_return result;
+}
+
 asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
     HttpRequest request, PrepareRequest prepare, std::chrono::steady_clock::time_point deadline,
     asio::cancellation_slot cancel, ExchangeInfo* info) {
   ExchangeInfo local_info;
   if (info == nullptr) info = &local_info;
-  // At most one extra attempt, and only for the keep-alive race (see AttemptResult).
-  for (int attempt = 1; attempt <= 2; ++attempt) {
-    absl::StatusOr<std::unique_ptr<Connection>> acquired = co_await pool_.Acquire(deadline, cancel);
-    if (!acquired.ok()) co_return acquired.status();
-    std::unique_ptr<Connection> connection = std::move(*acquired);
-    const bool reused = connection->established;
-    info->attempts = attempt;
-    info->connection_id = connection->id;
-    info->reused_connection = reused;
-
-    if (!connection->established) {
-      absl::Status connected = co_await Connect(*connection, deadline, cancel);
-      if (cancel.is_connected()) cancel.clear();
-      if (!connected.ok()) {
-        pool_.Release(std::move(connection), false);
-        co_return connected;
-      }
-    }
-    if (prepare) {
-      absl::Status prepared = prepare(endpoint_.authority, request);
-      if (!prepared.ok()) {
-        pool_.Release(std::move(connection), true);  // nothing was sent on it
-        co_return prepared;
-      }
-    }
-    AttemptResult result = co_await Attempt(*connection, request, deadline, cancel);
-    if (cancel.is_connected()) cancel.clear();
-    ++connection->requests;
-    const bool retry = reused && result.failed_before_response && attempt == 1 &&
-                       std::chrono::steady_clock::now() < deadline;
-    pool_.Release(std::move(connection), result.response.ok() && result.keep_alive);
-    if (!retry) co_return std::move(result.response);
+  if (absl::Status admitted = health_.Admit(std::chrono::steady_clock::now()); !admitted.ok()) {
+    co_return absl::UnavailableError(
+        absl::StrCat("upstream ", endpoint_.authority, ": ", admitted.message()));
   }
-  co_return absl::InternalError("unreachable");
+  budget_.RecordCall();
+
+  const RetryOptions& retry = options_.retry;
+  for (int attempt = 1;; ++attempt) {
+    info->attempts = attempt;
+    AttemptResult result = co_await RunAttempt(request, prepare, deadline, cancel, info);
+    const auto now = std::chrono::steady_clock::now();
+    if (result.connect_failed) health_.RecordConnectFailure(now);
+
+    // Decide whether CodeArts certainly did not process the request, and how long to wait.
+    bool retryable = false;
+    std::chrono::milliseconds delay{0};
+    if (result.response.ok()) {
+      if (IsRetryableHttpStatus(result.response->status)) {
+        retryable = true;
+        const std::optional<std::string_view> retry_after =
+            result.response->FindHeader("Retry-After");
+        std::optional<std::chrono::milliseconds> asked;
+        if (retry_after) asked = ParseRetryAfter(*retry_after, std::chrono::system_clock::now());
+        delay = asked ? *asked : FullJitterBackoff(attempt, retry, NextRandom());
+      }
+    } else if (result.not_sent && (result.connect_failed || result.failed_before_response)) {
+      retryable = true;
+      // The keep-alive race needs no backoff: a fresh connection is the remedy.
+      if (!result.failed_before_response) delay = FullJitterBackoff(attempt, retry, NextRandom());
+    }
+
+    std::string_view why_not;
+    if (!retryable) {
+      co_return FinalResult(std::move(result.response), attempt, "", info);
+    }
+    if (attempt >= retry.max_attempts) {
+      why_not = "attempts exhausted";
+    } else if (now + delay >= deadline) {
+      why_not = "no time left before the deadline to retry";
+    } else if (!budget_.TryTakeRetry()) {
+      why_not = "retry budget exhausted";
+    }
+    if (!why_not.empty()) {
+      co_return FinalResult(std::move(result.response), attempt, why_not, info);
+    }
+    if (delay > std::chrono::milliseconds::zero()) {
+      if (absl::Status slept = co_await Sleep(delay, cancel); !slept.ok()) co_return slept;
+    }
+    ++info->retries;
+  }
+}
+
+absl::StatusOr<HttpResponse> HttpsClient::FinalResult(absl::StatusOr<HttpResponse> result,
+                                                      int attempts, std::string_view why_not,
+                                                      ExchangeInfo* info) {
+  if (attempts == 1) return result;
+  // Say how hard we tried, so an operator can tell a flapping upstream from a dead one.
+  info->retry_note = absl::StrCat("[", attempts, " attempts");
+  if (!why_not.empty()) absl::StrAppend(&info->retry_note, "; ", std::string(why_not));
+  absl::StrAppend(&info->retry_note, "]");
+  if (result.ok()) return result;
+  return absl::Status(result.status().code(),
+                      absl::StrCat(result.status().message(), " ", info->retry_note));
+}
+
+std::uint64_t HttpsClient::NextRandom() {
+  std::lock_guard lock(random_mutex_);
+  return random_();
 }
 
 }  // namespace codearts::upstream

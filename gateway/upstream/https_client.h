@@ -8,11 +8,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "upstream/connection_pool.h"
 #include "upstream/endpoint.h"
 #include "upstream/http_types.h"
+#include "upstream/retry_policy.h"
 
 namespace codearts::upstream {
 
@@ -22,6 +27,7 @@ struct ClientOptions {
   /// connection is dropped.
   std::size_t max_response_body_bytes = std::size_t{1024} * 1024;
   std::uint32_t max_response_header_bytes = 64 * 1024;
+  RetryOptions retry;
 };
 
 /// What happened on the wire during one `Send`, for logs and tests.
@@ -29,11 +35,15 @@ struct ExchangeInfo {
   std::uint64_t connection_id = 0;
   bool reused_connection = false;
   int attempts = 0;
+  int retries = 0;
+  /// "[N attempts; why no more]" when the call took more than one attempt.
+  std::string retry_note;
 };
 
 /// An async HTTPS/1.1 client for one endpoint, over a bounded keep-alive pool. Knows nothing of
 /// gRPC. Transport failures are returned as statuses: UNAVAILABLE (naming the host and step),
-/// DEADLINE_EXCEEDED, CANCELLED, or INTERNAL for an oversized response.
+/// DEADLINE_EXCEEDED, CANCELLED, or INTERNAL for an oversized response. Retries follow
+/// RetryOptions: only what CodeArts certainly did not process, within the deadline and budget.
 class HttpsClient {
  public:
   HttpsClient(boost::asio::io_context& io, boost::asio::ssl::context& tls, Endpoint endpoint,
@@ -54,7 +64,18 @@ class HttpsClient {
   struct AttemptResult;
   boost::asio::awaitable<absl::Status> Connect(Connection& connection,
                                                std::chrono::steady_clock::time_point deadline,
-                                               boost::asio::cancellation_slot cancel);
+                                               boost::asio::cancellation_slot cancel,
+                                               bool* transient);
+  boost::asio::awaitable<AttemptResult> RunAttempt(HttpRequest& request,
+                                                   const PrepareRequest& prepare,
+                                                   std::chrono::steady_clock::time_point deadline,
+                                                   boost::asio::cancellation_slot cancel,
+                                                   ExchangeInfo* info);
+  static boost::asio::awaitable<absl::Status> Sleep(std::chrono::milliseconds delay,
+                                                    boost::asio::cancellation_slot cancel);
+  static absl::StatusOr<HttpResponse> FinalResult(absl::StatusOr<HttpResponse> result, int attempts,
+                                                  std::string_view why_not, ExchangeInfo* info);
+  std::uint64_t NextRandom();
   boost::asio::awaitable<AttemptResult> Attempt(Connection& connection, const HttpRequest& request,
                                                 std::chrono::steady_clock::time_point deadline,
                                                 boost::asio::cancellation_slot cancel);
@@ -63,6 +84,10 @@ class HttpsClient {
   const Endpoint endpoint_;
   const ClientOptions options_;
   ConnectionPool pool_;
+  RetryBudget budget_;
+  UpstreamHealth health_;
+  std::mutex random_mutex_;
+  std::mt19937_64 random_;
 };
 
 }  // namespace codearts::upstream

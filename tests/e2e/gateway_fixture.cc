@@ -39,6 +39,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const Gate
   EXPECT_TRUE(endpoint.ok()) << endpoint.status();
   upstream::ClientOptions client_options;
   client_options.pool.max_connections = options.max_connections;
+  client_options.retry = options.retry;
   client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, client_options);
 
   std::shared_ptr<const auth::AkSkCredentials> ak_sk;
@@ -51,6 +52,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const Gate
   service_options.request = {.project_id = options.project_id,
                              .user_agent = "codearts-gateway/test"};
   service_options.upstream_timeout = options.upstream_timeout;
+  service_options.max_in_flight = options.max_in_flight;
   context_ =
       std::make_unique<service::CallContext>(io_, *client_, *credentials_, clock_, service_options);
   io_threads_.emplace_back([this] { io_.run(); });

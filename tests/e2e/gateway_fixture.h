@@ -45,6 +45,8 @@ struct GatewayOptions {
   std::optional<std::string> ca_file;
   std::chrono::milliseconds upstream_timeout{30000};
   std::size_t max_connections = 8;
+  int max_in_flight = 1000;
+  upstream::RetryOptions retry;
 };
 
 /// What a Stop call returned, with its trailing metadata.

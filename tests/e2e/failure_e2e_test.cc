@@ -1,0 +1,276 @@
+// The gateway on a bad day: throttling, outages, refused and silent upstreams, overload. Each
+// scenario asserts the exact status and that the gateway still serves the next call.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <future>
+#include <thread>
+
+#include "e2e/gateway_fixture.h"
+
+namespace codearts::e2e {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::CodeArtsStandin;
+using testing::RecordedRequest;
+using testing::StandinReply;
+
+testing::StandinOptions Credentials() {
+  testing::StandinOptions options;
+  options.access_key = kAccessKey;
+  options.secret_key = kSecretKey;
+  return options;
+}
+
+StandinReply Failure(unsigned status) {
+  StandinReply reply;
+  reply.status = status;
+  reply.body = R"({"error_code":"DEVPIPE.00010001","error_msg":"scripted"})";
+  return reply;
+}
+
+// Fast retries keep the suite quick; the policy is the same.
+upstream::RetryOptions QuickRetries() {
+  upstream::RetryOptions retry;
+  retry.base_backoff = milliseconds(1);
+  retry.max_backoff = milliseconds(5);
+  return retry;
+}
+
+std::uint16_t ClosedPort() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const std::uint16_t port = probe.local_endpoint().port();
+  probe.close();
+  return port;
+}
+
+class FailureE2eTest : public ::testing::Test {
+ protected:
+  CodeArtsStandin standin_{Credentials(), SharedPki()};
+};
+
+TEST_F(FailureE2eTest, ThrottledCallIsRetriedAfterRetryAfterAndSignedAgain) {
+  std::atomic<int> seen{0};
+  standin_.SetHandler([this, &seen](const RecordedRequest& request) {
+    if (seen.fetch_add(1) == 0) {
+      StandinReply reply = Failure(429);
+      reply.headers.emplace_back("Retry-After", "1");
+      return reply;
+    }
+    return standin_.DefaultReply(request);
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  const std::vector<RecordedRequest> requests = standin_.Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_TRUE(requests[0].auth_ok) << requests[0].auth_error;
+  EXPECT_TRUE(requests[1].auth_ok) << requests[1].auth_error;
+  // Waited at least the second Retry-After asked for, and stamped a fresh date.
+  EXPECT_GT(*requests[1].Header("X-Sdk-Date"), *requests[0].Header("X-Sdk-Date"));
+  EXPECT_NE(*requests[1].Header("Authorization"), *requests[0].Header("Authorization"));
+}
+
+TEST_F(FailureE2eTest, RetryAfterBeyondTheDeadlineIsNotWaitedFor) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    StandinReply reply = Failure(429);
+    reply.headers.emplace_back("Retry-After", "30");
+    return reply;
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(2));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(standin_.Requests().size(), 1u);
+}
+
+TEST_F(FailureE2eTest, UnavailableStormIsBoundedByTheRetryBudget) {
+  standin_.SetHandler([](const RecordedRequest&) { return Failure(503); });
+  GatewayOptions options;
+  options.retry = QuickRetries();
+  options.retry.budget_capacity = 2;
+  GatewayUnderTest gateway(standin_, options);
+  constexpr int kCalls = 20;
+  for (int i = 0; i < kCalls; ++i) {
+    const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+    EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  // Without a budget 20 calls would make 60 requests; with it, at most 2 banked retries plus
+  // 0.2 per call.
+  const std::size_t requests = standin_.Requests().size();
+  EXPECT_GT(requests, static_cast<std::size_t>(kCalls));
+  EXPECT_LE(requests, static_cast<std::size_t>(kCalls + 2 + kCalls / 5));
+  const StopOutcome last = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_NE(last.status.error_message().find("attempt"), std::string::npos)
+      << last.status.error_message();
+}
+
+TEST_F(FailureE2eTest, ExhaustedAttemptsAreReportedInTheStatus) {
+  standin_.SetHandler([](const RecordedRequest&) { return Failure(503); });
+  GatewayOptions options;
+  options.retry = QuickRetries();
+  GatewayUnderTest gateway(standin_, options);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(outcome.status.error_message().find("[3 attempts; attempts exhausted]"),
+            std::string::npos)
+      << outcome.status.error_message();
+  EXPECT_EQ(standin_.Requests().size(), 3u);
+}
+
+TEST_F(FailureE2eTest, BadGatewayAndGatewayTimeoutAreNeverRetried) {
+  GatewayOptions options;
+  options.retry = QuickRetries();
+  GatewayUnderTest gateway(standin_, options);
+  standin_.SetHandler([](const RecordedRequest&) { return Failure(502); });
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  standin_.SetHandler([](const RecordedRequest&) { return Failure(504); });
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(standin_.Requests().size(), 2u);
+}
+
+TEST_F(FailureE2eTest, RefusedConnectionsAreRetriedThenReported) {
+  GatewayOptions options;
+  options.retry = QuickRetries();
+  options.endpoint = "https://127.0.0.1:" + std::to_string(ClosedPort());
+  GatewayUnderTest gateway(standin_, options);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(outcome.status.error_message().find("connect failed"), std::string::npos);
+  EXPECT_NE(outcome.status.error_message().find("[3 attempts"), std::string::npos)
+      << outcome.status.error_message();
+}
+
+TEST_F(FailureE2eTest, KnownDownUpstreamFailsFastUntilTheNextProbe) {
+  GatewayOptions options;
+  options.retry = QuickRetries();
+  options.retry.down_after_connect_failures = 3;
+  options.retry.probe_interval = seconds(60);
+  options.endpoint = "https://127.0.0.1:" + std::to_string(ClosedPort());
+  GatewayUnderTest gateway(standin_, options);
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(),
+            grpc::StatusCode::UNAVAILABLE);  // three refused attempts: now known down
+  const StopOutcome fast = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(fast.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(fast.status.error_message().find("upstream is down"), std::string::npos)
+      << fast.status.error_message();
+}
+
+TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
+  standin_.SetHandler([this](const RecordedRequest& request) {
+    StandinReply reply = standin_.DefaultReply(request);
+    reply.delay = milliseconds(800);
+    return reply;
+  });
+  GatewayOptions options;
+  options.max_in_flight = 2;
+  GatewayUnderTest gateway(standin_, options);
+  auto first = std::async(std::launch::async, [&] { return gateway.Stop(kPipelineId, kBuildId); });
+  auto second = std::async(std::launch::async, [&] { return gateway.Stop(kPipelineId, kBuildId); });
+  ASSERT_TRUE(standin_.WaitForRequests(2, seconds(10)));
+  const StopOutcome refused = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.status.error_message().find("--max-in-flight"), std::string::npos);
+  EXPECT_TRUE(first.get().status.ok());
+  EXPECT_TRUE(second.get().status.ok());
+  EXPECT_EQ(standin_.Requests().size(), 2u);
+  EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+}
+
+// A TCP server that accepts connections and never says a word: TLS never completes.
+class SilentServer {
+ public:
+  SilentServer() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    Accept();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~SilentServer() {
+    asio::post(io_, [this] {
+      acceptor_.close();
+      for (auto& socket : sockets_) socket->close();
+    });
+    thread_.join();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::future<void> accepted() { return accepted_.get_future(); }
+  std::future<void> peer_closed() { return peer_closed_.get_future(); }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      auto shared = std::make_shared<asio::ip::tcp::socket>(std::move(socket));
+      sockets_.push_back(shared);
+      if (sockets_.size() == 1) {
+        accepted_.set_value();
+        // Read until the client goes away: that is how we know the gateway let go.
+        auto buffer = std::make_shared<std::array<char, 4096>>();
+        ReadUntilClosed(shared, buffer);
+      }
+      Accept();
+    });
+  }
+  void ReadUntilClosed(const std::shared_ptr<asio::ip::tcp::socket>& socket,
+                       const std::shared_ptr<std::array<char, 4096>>& buffer) {
+    socket->async_read_some(asio::buffer(*buffer),
+                            [this, socket, buffer](boost::system::error_code ec, std::size_t) {
+                              if (ec == asio::error::operation_aborted) return;
+                              if (ec) {
+                                peer_closed_.set_value();
+                                return;
+                              }
+                              ReadUntilClosed(socket, buffer);
+                            });
+  }
+
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<asio::ip::tcp::socket>> sockets_;
+  std::promise<void> accepted_;
+  std::promise<void> peer_closed_;
+  std::thread thread_;
+};
+
+TEST_F(FailureE2eTest, UpstreamThatNeverCompletesTlsHitsTheDeadline) {
+  SilentServer silent;
+  GatewayOptions options;
+  options.endpoint = "https://127.0.0.1:" + std::to_string(silent.port());
+  GatewayUnderTest gateway(standin_, options);
+  auto closed = silent.peer_closed();
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);
+}
+
+TEST_F(FailureE2eTest, CancelDuringTheTlsHandshakeClosesTheConnection) {
+  SilentServer silent;
+  GatewayOptions options;
+  options.endpoint = "https://127.0.0.1:" + std::to_string(silent.port());
+  GatewayUnderTest gateway(standin_, options);
+  auto accepted = silent.accepted();
+  auto closed = silent.peer_closed();
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(kPipelineId);
+  request.set_build_id(kBuildId);
+  pipeline::v1::StopResponse response;
+  std::promise<grpc::Status> done;
+  gateway.stub().async()->Stop(&context, &request, &response,
+                               [&done](const grpc::Status& status) { done.set_value(status); });
+  ASSERT_EQ(accepted.wait_for(seconds(10)), std::future_status::ready);
+  context.TryCancel();
+  auto result = done.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);
+}
+
+}  // namespace
+}  // namespace codearts::e2e
