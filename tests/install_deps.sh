@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus-cpp-dev clang-format clang-tidy
+  prometheus-cpp-dev clang-format clang-tidy clang libclang-rt-14-dev
 )
 
 missing=()

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "observability/log.h"
 
 namespace codearts::upstream {
 namespace {
@@ -134,6 +135,12 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
   }
   connection.established = true;
   *transient = false;
+  if (observability::LogEnabled(observability::LogLevel::kDebug)) {
+    observability::Log(
+        observability::LogLevel::kDebug,
+        absl::StrCat("upstream ", endpoint_.authority, ": connection ", connection.id,
+                     " established (", SSL_get_version(ssl), " ", SSL_get_cipher_name(ssl), ")"));
+  }
   co_return absl::OkStatus();
 }
 
@@ -316,6 +323,14 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
     }
     if (!why_not.empty()) {
       co_return FinalResult(std::move(result.response), attempt, why_not, info);
+    }
+    if (observability::LogEnabled(observability::LogLevel::kDebug)) {
+      observability::Log(
+          observability::LogLevel::kDebug,
+          absl::StrCat("upstream ", endpoint_.authority, ": attempt ", attempt, " failed (",
+                       result.response.ok() ? absl::StrCat("HTTP ", result.response->status)
+                                            : std::string(result.response.status().message()),
+                       "); retrying in ", delay.count(), " ms"));
     }
     if (delay > std::chrono::milliseconds::zero()) {
       if (absl::Status slept = co_await Sleep(delay, cancel); !slept.ok()) co_return slept;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
 #include <future>
 #include <thread>
 
@@ -180,6 +181,64 @@ TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
   EXPECT_TRUE(second.get().status.ok());
   EXPECT_EQ(standin_.Requests().size(), 2u);
   EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+}
+
+int ThreadCount() {
+  int count = 0;
+  if (FILE* status = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), status) != nullptr) {
+      if (std::sscanf(line, "Threads: %d", &count) == 1) break;
+    }
+    std::fclose(status);
+  }
+  return count;
+}
+
+TEST_F(FailureE2eTest, ThousandConcurrentCallsAgainstASlowUpstreamAllSucceed) {
+  constexpr int kCalls = 1000;
+  standin_.SetHandler([this](const RecordedRequest& request) {
+    StandinReply reply = standin_.DefaultReply(request);
+    reply.delay = seconds(1);
+    return reply;
+  });
+  GatewayOptions options;
+  options.max_connections = kCalls;
+  GatewayUnderTest gateway(standin_, options);
+  ASSERT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());  // warm: channel and threads up
+  const int threads_before = ThreadCount();
+
+  struct Call {
+    grpc::ClientContext context;
+    pipeline::v1::StopRequest request;
+    pipeline::v1::StopResponse response;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  calls.reserve(kCalls);
+  std::atomic<int> ok{0};
+  std::atomic<int> finished{0};
+  std::promise<void> all_done;
+  int threads_during = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    call->context.set_deadline(std::chrono::system_clock::now() + seconds(60));
+    call->request.set_pipeline_id(kPipelineId);
+    call->request.set_build_id(kBuildId);
+    gateway.stub().async()->Stop(&call->context, &call->request, &call->response,
+                                 [&](const grpc::Status& status) {
+                                   if (status.ok()) ok.fetch_add(1);
+                                   if (finished.fetch_add(1) + 1 == kCalls) all_done.set_value();
+                                 });
+    calls.push_back(std::move(call));
+  }
+  // Every call is in flight at once: the upstream holds each for a second.
+  ASSERT_TRUE(standin_.WaitForRequests(static_cast<std::size_t>(kCalls) / 2 + 1, seconds(60)));
+  threads_during = ThreadCount();
+  ASSERT_EQ(all_done.get_future().wait_for(seconds(90)), std::future_status::ready);
+  EXPECT_EQ(ok.load(), kCalls);
+  // The gateway's threads do not grow per call (a few for gRPC's client side are allowed).
+  EXPECT_LT(threads_during - threads_before, 8)
+      << "threads before " << threads_before << ", during " << threads_during;
 }
 
 // A TCP server that accepts connections and never says a word: TLS never completes.
