@@ -304,6 +304,9 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
         if (retry_after) asked = ParseRetryAfter(*retry_after, std::chrono::system_clock::now());
         delay = asked ? *asked : FullJitterBackoff(attempt, retry, NextRandom());
       }
+    } else if (result.response.status().code() == absl::StatusCode::kCancelled ||
+               result.response.status().code() == absl::StatusCode::kDeadlineExceeded) {
+      retryable = false;  // the caller is gone or out of time: never try again
     } else if (result.not_sent && (result.connect_failed || result.failed_before_response)) {
       retryable = true;
       // The keep-alive race needs no backoff: a fresh connection is the remedy.

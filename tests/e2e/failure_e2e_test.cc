@@ -1,10 +1,16 @@
 // The gateway on a bad day: throttling, outages, refused and silent upstreams, overload. Each
 // scenario asserts the exact status and that the gateway still serves the next call.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -183,6 +189,123 @@ TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
   EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
 }
 
+StandinReply Raw(std::vector<StandinReply::RawPart> parts, bool hang = false) {
+  StandinReply reply;
+  reply.raw = std::move(parts);
+  reply.hang_after_raw = hang;
+  return reply;
+}
+
+constexpr char kOkBody[] =
+    R"({"pipeline_id":"0f1e2d3c4b5a69788796a5b4c3d2e1f0","pipeline_name":"p"})";
+
+std::string OkHeaders(std::size_t content_length) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(content_length) + "\r\n\r\n";
+}
+
+TEST_F(FailureE2eTest, CloseMidHeadersIsUnavailable) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{"HTTP/1.1 200 OK\r\nContent-Ty", {}}});
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(outcome.status.error_message().find("read response failed"), std::string::npos)
+      << outcome.status.error_message();
+  EXPECT_NE(outcome.status.error_message().find("may have been processed"), std::string::npos);
+  standin_.SetHandler([this](const RecordedRequest& r) { return standin_.DefaultReply(r); });
+  EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+}
+
+TEST_F(FailureE2eTest, CloseMidBodyIsUnavailableNeverOk) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{OkHeaders(std::strlen(kOkBody)) + std::string(kOkBody).substr(0, 20), {}}});
+  });
+  GatewayUnderTest gateway(standin_);
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(FailureE2eTest, HeadersThenSilencePastTheDeadline) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{OkHeaders(std::strlen(kOkBody)), {}}}, /*hang=*/true);
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(standin_.WaitForConnectionsClosed(1, seconds(5)));  // never reused
+}
+
+TEST_F(FailureE2eTest, BodyTricklingSlowerThanTheDeadline) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    std::vector<StandinReply::RawPart> parts = {{OkHeaders(std::strlen(kOkBody)), {}}};
+    for (const char c : std::string(kOkBody))
+      parts.push_back({std::string(1, c), milliseconds(50)});
+    return Raw(std::move(parts));
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(400));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(FailureE2eTest, TenMebibyteBodyIsInternalAndTheNextCallWorks) {
+  std::atomic<int> seen{0};
+  standin_.SetHandler([this, &seen](const RecordedRequest& request) {
+    if (seen.fetch_add(1) > 0) return standin_.DefaultReply(request);
+    StandinReply reply;
+    reply.body = std::string(std::size_t{10} * 1024 * 1024, 'x');
+    return reply;
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(outcome.status.error_message().find("too large"), std::string::npos);
+  EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+}
+
+TEST_F(FailureE2eTest, MalformedStatusLineIsUnavailableNamingTheFault) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{"HTTP/1.1 2x0 OK\r\n\r\n", {}}});
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(outcome.status.error_message().find("bad status"), std::string::npos)
+      << outcome.status.error_message();
+}
+
+TEST_F(FailureE2eTest, InterimResponsesAreSkipped) {
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" +
+                     OkHeaders(std::strlen(kOkBody)) + kOkBody,
+                 {}}});
+  });
+  GatewayUnderTest gateway(standin_);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+}
+
+TEST_F(FailureE2eTest, ChunkedAndCloseDelimitedBodiesAreRead) {
+  GatewayUnderTest gateway(standin_);
+  standin_.SetHandler([](const RecordedRequest&) {
+    const std::string body(kOkBody);
+    char size[16];
+    std::snprintf(size, sizeof(size), "%zx", body.size() - 10);
+    return Raw({{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(size) +
+                     "\r\n" + body.substr(0, body.size() - 10) + "\r\na\r\n" +
+                     body.substr(body.size() - 10) + "\r\n0\r\n\r\n",
+                 {}}});
+  });
+  StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  standin_.SetHandler([](const RecordedRequest&) {
+    return Raw({{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + std::string(kOkBody), {}}});
+  });
+  outcome = gateway.Stop(kPipelineId, kBuildId);
+  EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(outcome.response.pipeline_id(), kPipelineId);
+}
+
 int ThreadCount() {
   int count = 0;
   if (FILE* status = std::fopen("/proc/self/status", "r")) {
@@ -239,6 +362,110 @@ TEST_F(FailureE2eTest, ThousandConcurrentCallsAgainstASlowUpstreamAllSucceed) {
   // The gateway's threads do not grow per call (a few for gRPC's client side are allowed).
   EXPECT_LT(threads_during - threads_before, 8)
       << "threads before " << threads_before << ", during " << threads_during;
+}
+
+// A listener that never accepts, with its accept queue full: the kernel drops further SYNs, so
+// a connect to it hangs, as it does to a host that has gone away.
+class UnacceptingServer {
+ public:
+  UnacceptingServer() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    listen(listener_, 0);
+    socklen_t length = sizeof(address);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    for (int i = 0; i < 16 && !full_; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+      fillers_.push_back(fd);
+      pollfd wait{fd, POLLOUT, 0};
+      full_ = poll(&wait, 1, 200) == 0;  // this one did not complete: the queue is full
+    }
+  }
+  ~UnacceptingServer() {
+    for (const int fd : fillers_) close(fd);
+    close(listener_);
+  }
+  std::uint16_t port() const { return port_; }
+  bool full() const { return full_; }
+
+  // Connections to this port still in SYN_SENT, from /proc/net/tcp.
+  int ConnectsInProgress() const {
+    char wanted[16];
+    std::snprintf(wanted, sizeof(wanted), ":%04X 02", port_);
+    int count = 0;
+    if (FILE* table = std::fopen("/proc/net/tcp", "r")) {
+      char line[512];
+      while (std::fgets(line, sizeof(line), table) != nullptr) {
+        // "sl local_address rem_address st ...": the remote port, then the state.
+        if (std::strstr(line, wanted) != nullptr) ++count;
+      }
+      std::fclose(table);
+    }
+    return count;
+  }
+
+  // Waits (bounded) until the number of connects in progress is `expected`.
+  bool WaitForConnectsInProgress(int expected, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (ConnectsInProgress() != expected) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      // The kernel offers no event for another socket's state; poll its table.
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+  }
+
+ private:
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  bool full_ = false;
+  std::vector<int> fillers_;
+};
+
+TEST_F(FailureE2eTest, UpstreamThatNeverAcceptsHitsTheDeadlineDuringConnect) {
+  UnacceptingServer server;
+  ASSERT_TRUE(server.full());
+  const int before = server.ConnectsInProgress();
+  GatewayOptions options;
+  options.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
+  // The gateway's own timeout, so that its answer (not the client library's) is what we read.
+  options.upstream_timeout = milliseconds(300);
+  GatewayUnderTest gateway(standin_, options);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10));
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(outcome.status.error_message().find("timed out during connect"), std::string::npos)
+      << outcome.status.error_message();
+  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(5)));  // the socket is gone
+}
+
+TEST_F(FailureE2eTest, CancelDuringConnectAbandonsIt) {
+  UnacceptingServer server;
+  ASSERT_TRUE(server.full());
+  const int before = server.ConnectsInProgress();
+  GatewayOptions options;
+  options.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
+  GatewayUnderTest gateway(standin_, options);
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(kPipelineId);
+  request.set_build_id(kBuildId);
+  pipeline::v1::StopResponse response;
+  std::promise<grpc::Status> done;
+  gateway.stub().async()->Stop(&context, &request, &response,
+                               [&done](const grpc::Status& status) { done.set_value(status); });
+  ASSERT_TRUE(server.WaitForConnectsInProgress(before + 1, seconds(10)));
+  context.TryCancel();
+  auto result = done.get_future();
+  ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
+  EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(10)));  // the socket is gone
 }
 
 // A TCP server that accepts connections and never says a word: TLS never completes.

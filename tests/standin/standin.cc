@@ -15,6 +15,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -398,6 +399,11 @@ class CodeArtsStandin::Server::Connection {
           co_return;
       }
 
+      if (!reply.raw.empty()) {
+        co_await WriteRaw(self, reply);
+        co_return;
+      }
+
       const bool keep_alive = request.keep_alive() && !reply.close_after;
       http::response<http::string_body> response = BuildResponse(reply, request.version());
       response.keep_alive(keep_alive);
@@ -410,6 +416,33 @@ class CodeArtsStandin::Server::Connection {
         co_await ShutDownTls(self);
         co_return;
       }
+    }
+  }
+
+  // Writes a scripted byte stream, then closes the connection or waits for the client to.
+  static asio::awaitable<void> WriteRaw(std::shared_ptr<Connection> self,
+                                        const StandinReply& reply) {
+    for (const StandinReply::RawPart& part : reply.raw) {
+      if (part.delay > std::chrono::milliseconds::zero()) {
+        self->timer_.expires_after(part.delay);
+        co_await self->timer_.async_wait(kAsTuple);
+        if (self->closed_) co_return;
+      }
+      auto [ec, bytes] =
+          co_await asio::async_write(self->stream_, asio::buffer(part.bytes), kAsTuple);
+      if (ec || self->closed_) {
+        self->Close(CloseMode::kGraceful);
+        co_return;
+      }
+    }
+    if (!reply.hang_after_raw) {
+      co_await ShutDownTls(self);  // close_notify first: an end the client can trust
+      co_return;
+    }
+    // The reader notices the client closing, and Close() cancels this wait.
+    while (!self->closed_) {
+      self->wake_.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await self->wake_.async_wait(kAsTuple);
     }
   }
 

@@ -59,6 +59,17 @@ struct StandinReply {
   enum class Fault { kNone, kCloseWithoutReply, kResetWithoutReply } fault = Fault::kNone;
   /// Send `Connection: close` and close the connection after this reply.
   bool close_after = false;
+
+  /// A byte stream to write instead of a well-formed reply (then the fields above but `delay` and
+  /// `fault` are ignored): for malformed, truncated, stalled or trickling answers. Each part is
+  /// written after its own delay; then the connection is closed (TLS close_notify, then the
+  /// socket), or left open and silent until the client closes it when `hang_after_raw`.
+  struct RawPart {
+    std::string bytes;
+    std::chrono::milliseconds delay{0};
+  };
+  std::vector<RawPart> raw;
+  bool hang_after_raw = false;
 };
 
 /// Computes the reply to a request. Runs on the stand-in's io thread, so it must not block for
