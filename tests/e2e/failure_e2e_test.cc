@@ -58,6 +58,13 @@ std::uint16_t ClosedPort() {
 
 class FailureE2eTest : public ::testing::Test {
  protected:
+  // After a fault, the gateway must serve the next call normally.
+  void ExpectNextCallSucceeds(GatewayUnderTest& gateway) {
+    standin_.SetHandler(nullptr);  // back to the default reply
+    const StopOutcome next = gateway.Stop(kPipelineId, kBuildId);
+    EXPECT_TRUE(next.status.ok()) << "next call: " << next.status.error_message();
+  }
+
   CodeArtsStandin standin_{Credentials(), SharedPki()};
 };
 
@@ -81,6 +88,7 @@ TEST_F(FailureE2eTest, ThrottledCallIsRetriedAfterRetryAfterAndSignedAgain) {
   // Waited at least the second Retry-After asked for, and stamped a fresh date.
   EXPECT_GT(*requests[1].Header("X-Sdk-Date"), *requests[0].Header("X-Sdk-Date"));
   EXPECT_NE(*requests[1].Header("Authorization"), *requests[0].Header("Authorization"));
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, RetryAfterBeyondTheDeadlineIsNotWaitedFor) {
@@ -93,6 +101,7 @@ TEST_F(FailureE2eTest, RetryAfterBeyondTheDeadlineIsNotWaitedFor) {
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(2));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(standin_.Requests().size(), 1u);
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, UnavailableStormIsBoundedByTheRetryBudget) {
@@ -114,6 +123,7 @@ TEST_F(FailureE2eTest, UnavailableStormIsBoundedByTheRetryBudget) {
   const StopOutcome last = gateway.Stop(kPipelineId, kBuildId);
   EXPECT_NE(last.status.error_message().find("attempt"), std::string::npos)
       << last.status.error_message();
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, ExhaustedAttemptsAreReportedInTheStatus) {
@@ -127,6 +137,7 @@ TEST_F(FailureE2eTest, ExhaustedAttemptsAreReportedInTheStatus) {
             std::string::npos)
       << outcome.status.error_message();
   EXPECT_EQ(standin_.Requests().size(), 3u);
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, BadGatewayAndGatewayTimeoutAreNeverRetried) {
@@ -139,6 +150,7 @@ TEST_F(FailureE2eTest, BadGatewayAndGatewayTimeoutAreNeverRetried) {
   EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(standin_.Requests().size(), 2u);
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, RefusedConnectionsAreRetriedThenReported) {
@@ -214,8 +226,7 @@ TEST_F(FailureE2eTest, CloseMidHeadersIsUnavailable) {
   EXPECT_NE(outcome.status.error_message().find("read response failed"), std::string::npos)
       << outcome.status.error_message();
   EXPECT_NE(outcome.status.error_message().find("may have been processed"), std::string::npos);
-  standin_.SetHandler([this](const RecordedRequest& r) { return standin_.DefaultReply(r); });
-  EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, CloseMidBodyIsUnavailableNeverOk) {
@@ -224,6 +235,7 @@ TEST_F(FailureE2eTest, CloseMidBodyIsUnavailableNeverOk) {
   });
   GatewayUnderTest gateway(standin_);
   EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, HeadersThenSilencePastTheDeadline) {
@@ -234,6 +246,7 @@ TEST_F(FailureE2eTest, HeadersThenSilencePastTheDeadline) {
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(standin_.WaitForConnectionsClosed(1, seconds(5)));  // never reused
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, BodyTricklingSlowerThanTheDeadline) {
@@ -246,6 +259,7 @@ TEST_F(FailureE2eTest, BodyTricklingSlowerThanTheDeadline) {
   GatewayUnderTest gateway(standin_);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(400));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, TenMebibyteBodyIsInternalAndTheNextCallWorks) {
@@ -272,6 +286,7 @@ TEST_F(FailureE2eTest, MalformedStatusLineIsUnavailableNamingTheFault) {
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(outcome.status.error_message().find("bad status"), std::string::npos)
       << outcome.status.error_message();
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, InterimResponsesAreSkipped) {
@@ -283,6 +298,7 @@ TEST_F(FailureE2eTest, InterimResponsesAreSkipped) {
   GatewayUnderTest gateway(standin_);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
   EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  ExpectNextCallSucceeds(gateway);
 }
 
 TEST_F(FailureE2eTest, ChunkedAndCloseDelimitedBodiesAreRead) {
@@ -304,6 +320,7 @@ TEST_F(FailureE2eTest, ChunkedAndCloseDelimitedBodiesAreRead) {
   outcome = gateway.Stop(kPipelineId, kBuildId);
   EXPECT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_EQ(outcome.response.pipeline_id(), kPipelineId);
+  ExpectNextCallSucceeds(gateway);
 }
 
 int ThreadCount() {
