@@ -48,14 +48,6 @@ upstream::RetryOptions QuickRetries() {
   return retry;
 }
 
-std::uint16_t ClosedPort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
-  const std::uint16_t port = probe.local_endpoint().port();
-  probe.close();
-  return port;
-}
-
 class FailureE2eTest : public ::testing::Test {
  protected:
   // After a fault, the gateway must serve the next call normally.
@@ -181,11 +173,7 @@ TEST_F(FailureE2eTest, KnownDownUpstreamFailsFastUntilTheNextProbe) {
 }
 
 TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
-  standin_.SetHandler([this](const RecordedRequest& request) {
-    StandinReply reply = standin_.DefaultReply(request);
-    reply.delay = milliseconds(800);
-    return reply;
-  });
+  standin_.SetHandler(DelayedDefaultReply(standin_, milliseconds(800)));
   GatewayOptions options;
   options.max_in_flight = 2;
   GatewayUnderTest gateway(standin_, options);
@@ -337,11 +325,7 @@ int ThreadCount() {
 
 TEST_F(FailureE2eTest, ThousandConcurrentCallsAgainstASlowUpstreamAllSucceed) {
   constexpr int kCalls = 1000;
-  standin_.SetHandler([this](const RecordedRequest& request) {
-    StandinReply reply = standin_.DefaultReply(request);
-    reply.delay = seconds(1);
-    return reply;
-  });
+  standin_.SetHandler(DelayedDefaultReply(standin_, seconds(1)));
   GatewayOptions options;
   options.max_connections = kCalls;
   GatewayUnderTest gateway(standin_, options);
@@ -468,18 +452,10 @@ TEST_F(FailureE2eTest, CancelDuringConnectAbandonsIt) {
   options.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
   GatewayUnderTest gateway(standin_, options);
 
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
-  pipeline::v1::StopRequest request;
-  request.set_pipeline_id(kPipelineId);
-  request.set_build_id(kBuildId);
-  pipeline::v1::StopResponse response;
-  std::promise<grpc::Status> done;
-  gateway.stub().async()->Stop(&context, &request, &response,
-                               [&done](const grpc::Status& status) { done.set_value(status); });
+  std::unique_ptr<PendingStop> call = StartStop(gateway.stub(), seconds(30));
   ASSERT_TRUE(server.WaitForConnectsInProgress(before + 1, seconds(10)));
-  context.TryCancel();
-  auto result = done.get_future();
+  call->context.TryCancel();
+  auto result = call->done.get_future();
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(10)));  // the socket is gone
@@ -558,18 +534,10 @@ TEST_F(FailureE2eTest, CancelDuringTheTlsHandshakeClosesTheConnection) {
   auto accepted = silent.accepted();
   auto closed = silent.peer_closed();
 
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
-  pipeline::v1::StopRequest request;
-  request.set_pipeline_id(kPipelineId);
-  request.set_build_id(kBuildId);
-  pipeline::v1::StopResponse response;
-  std::promise<grpc::Status> done;
-  gateway.stub().async()->Stop(&context, &request, &response,
-                               [&done](const grpc::Status& status) { done.set_value(status); });
+  std::unique_ptr<PendingStop> call = StartStop(gateway.stub(), seconds(30));
   ASSERT_EQ(accepted.wait_for(seconds(10)), std::future_status::ready);
-  context.TryCancel();
-  auto result = done.get_future();
+  call->context.TryCancel();
+  auto result = call->done.get_future();
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);

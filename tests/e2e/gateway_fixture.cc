@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "google/rpc/status.pb.h"
 #include "upstream/endpoint.h"
@@ -24,6 +26,33 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
     if (any.UnpackTo(&info)) return info;
   }
   return std::nullopt;
+}
+
+testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
+                                            std::chrono::milliseconds delay) {
+  return [&standin, delay](const testing::RecordedRequest& request) {
+    testing::StandinReply reply = standin.DefaultReply(request);
+    reply.delay = delay;
+    return reply;
+  };
+}
+
+std::uint16_t ClosedPort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();  // closed when `probe` goes
+}
+
+std::unique_ptr<PendingStop> StartStop(pipeline::v1::PipelineService::Stub& stub,
+                                       std::chrono::milliseconds timeout) {
+  auto call = std::make_unique<PendingStop>();
+  call->context.set_deadline(std::chrono::system_clock::now() + timeout);
+  call->request.set_pipeline_id(kPipelineId);
+  call->request.set_build_id(kBuildId);
+  PendingStop* raw = call.get();
+  stub.async()->Stop(&raw->context, &raw->request, &raw->response,
+                     [raw](const grpc::Status& status) { raw->done.set_value(status); });
+  return call;
 }
 
 GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const GatewayOptions& options)

@@ -6,6 +6,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,6 +93,24 @@ class GatewayUnderTest {
 
 /// Decodes the google.rpc.ErrorInfo carried in `status`' details, if any.
 std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
+
+/// A stand-in handler that answers as CodeArts would, but only after `delay`.
+testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
+                                            std::chrono::milliseconds delay);
+
+/// A loopback port where nothing listens (it was free a moment ago).
+std::uint16_t ClosedPort();
+
+/// A Stop call left in flight, for tests that cancel it or race it against something.
+struct PendingStop {
+  grpc::ClientContext context;
+  pipeline::v1::StopRequest request;
+  pipeline::v1::StopResponse response;
+  std::promise<grpc::Status> done;
+};
+/// Starts Stop(kPipelineId, kBuildId) with a deadline `timeout` away; `done` gets the status.
+std::unique_ptr<PendingStop> StartStop(pipeline::v1::PipelineService::Stub& stub,
+                                       std::chrono::milliseconds timeout);
 
 }  // namespace codearts::e2e
 

@@ -297,11 +297,7 @@ TEST_F(StopE2eTest, SystemCaStoreDoesNotTrustTheTestCa) {
 }
 
 TEST_F(StopE2eTest, UpstreamDownIsUnavailableNamingHostAndStep) {
-  // A port that was just free: nothing listens there.
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  const std::uint16_t port = probe.local_endpoint().port();
-  probe.close();
+  const std::uint16_t port = ClosedPort();
   GatewayOptions options;
   options.endpoint = "https://127.0.0.1:" + std::to_string(port);
   GatewayUnderTest gateway(standin_, options);
@@ -324,11 +320,7 @@ TEST_F(StopE2eTest, UnresolvableHostIsUnavailable) {
 }
 
 TEST_F(StopE2eTest, UpstreamSlowerThanTheDeadlineIsDeadlineExceeded) {
-  standin_.SetHandler([this](const RecordedRequest& request) {
-    StandinReply reply = standin_.DefaultReply(request);
-    reply.delay = seconds(5);
-    return reply;
-  });
+  standin_.SetHandler(DelayedDefaultReply(standin_, seconds(5)));
   GatewayUnderTest gateway(standin_);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -337,11 +329,7 @@ TEST_F(StopE2eTest, UpstreamSlowerThanTheDeadlineIsDeadlineExceeded) {
 }
 
 TEST_F(StopE2eTest, UpstreamTimeoutCapsCallsWithoutADeadline) {
-  standin_.SetHandler([this](const RecordedRequest& request) {
-    StandinReply reply = standin_.DefaultReply(request);
-    reply.delay = seconds(5);
-    return reply;
-  });
+  standin_.SetHandler(DelayedDefaultReply(standin_, seconds(5)));
   GatewayOptions options;
   options.upstream_timeout = milliseconds(300);
   GatewayUnderTest gateway(standin_, options);
@@ -352,30 +340,18 @@ TEST_F(StopE2eTest, UpstreamTimeoutCapsCallsWithoutADeadline) {
 }
 
 TEST_F(StopE2eTest, CallerCancelAbandonsTheUpstreamExchange) {
-  standin_.SetHandler([this](const RecordedRequest& request) {
-    StandinReply reply = standin_.DefaultReply(request);
-    reply.delay = seconds(20);
-    return reply;
-  });
+  standin_.SetHandler(DelayedDefaultReply(standin_, seconds(20)));
   GatewayUnderTest gateway(standin_);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(30));
-  pipeline::v1::StopRequest request;
-  request.set_pipeline_id(kPipelineId);
-  request.set_build_id(kBuildId);
-  pipeline::v1::StopResponse response;
-  std::promise<grpc::Status> done;
-  gateway.stub().async()->Stop(&context, &request, &response,
-                               [&done](const grpc::Status& status) { done.set_value(status); });
+  std::unique_ptr<PendingStop> call = StartStop(gateway.stub(), seconds(30));
   ASSERT_TRUE(standin_.WaitForRequests(1, seconds(10)));
-  context.TryCancel();
-  std::future<grpc::Status> result = done.get_future();
+  call->context.TryCancel();
+  std::future<grpc::Status> result = call->done.get_future();
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
   // The gateway closes its upstream connection at once rather than waiting out the reply.
   EXPECT_TRUE(standin_.WaitForConnectionsClosed(1, seconds(10)));
   // And it keeps serving.
-  standin_.SetHandler([this](const RecordedRequest& r) { return standin_.DefaultReply(r); });
+  standin_.SetHandler(nullptr);
   EXPECT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
 }
 
