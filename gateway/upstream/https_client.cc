@@ -252,7 +252,8 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
       pool_.Release(std::move(connection), false);
       AttemptResult result{connected};
       result.not_sent = true;
-      result.connect_failed = transient;
+      // A connect the caller abandoned says nothing about the upstream's health.
+      result.connect_failed = transient && connected.code() != absl::StatusCode::kCancelled;
       co_return result;
     }
     health_.RecordConnectSuccess();
@@ -321,7 +322,9 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
       why_not = "attempts exhausted";
     } else if (now + delay >= deadline) {
       why_not = "no time left before the deadline to retry";
-    } else if (!budget_.TryTakeRetry()) {
+    } else if (!result.failed_before_response && !budget_.TryTakeRetry()) {
+      // The keep-alive race is exempt: a server closing an idle connection is not overloaded,
+      // and it can only happen on a pooled connection, so it cannot repeat without bound.
       why_not = "retry budget exhausted";
     }
     if (!why_not.empty()) {
