@@ -55,7 +55,7 @@ class SecretsNeverLogged : public ::testing::Environment {
   int saved_stderr_ = -1;
 };
 
-[[maybe_unused]] ::testing::Environment* const kEnvironment =
+[[maybe_unused]] ::testing::Environment* const secrets_check_environment =
     ::testing::AddGlobalTestEnvironment(new SecretsNeverLogged);
 
 }  // namespace
