@@ -52,6 +52,15 @@ namespace {
 
 namespace log = codearts::observability;
 
+// The flags that GATEWAY_<NAME> environment variables may set.
+const std::vector<std::string>& GatewayFlags() {
+  static const auto* const names = new std::vector<std::string>{
+      "listen",          "endpoint",         "region",        "project_id",
+      "ca_file",         "upstream_timeout", "drain_timeout", "io_threads",
+      "max_connections", "max_in_flight",    "log_level"};
+  return *names;
+}
+
 std::chrono::milliseconds ToMillis(absl::Duration d) {
   return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
 }
@@ -67,12 +76,20 @@ std::chrono::milliseconds ToMillis(absl::Duration d) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves codearts.pipeline.v1.PipelineService/Stop over gRPC and forwards it to CodeArts "
-      "Pipeline (POST /v3/pipelines/{id}/stop), signed with HUAWEICLOUD_SDK_AK/SK.");
+      "Pipeline (POST /v3/pipelines/{id}/stop), signed with HUAWEICLOUD_SDK_AK/SK.\n"
+      "Every flag can also be set with the environment variable GATEWAY_<FLAG> (for example\n"
+      "GATEWAY_LISTEN, GATEWAY_UPSTREAM_TIMEOUT); a flag on the command line wins.");
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
     return absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, "\n");
   };
   absl::SetFlagsUsageConfig(usage_config);
+  // Every flag can come from the environment too (GATEWAY_LISTEN, ...); the command line wins.
+  if (absl::Status from_env = codearts::cli::ApplyEnvironment("GATEWAY_", GatewayFlags(),
+                                                              codearts::ProcessEnvironment());
+      !from_env.ok()) {
+    FailStartup(from_env.message());
+  }
   absl::StatusOr<codearts::cli::Positional> positional = codearts::cli::ParseFlags(argc, argv);
   if (!positional.ok()) FailStartup(positional.status().message());
   if (positional->size() > 1) {

@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -68,6 +69,25 @@ absl::StatusOr<Positional> ParseFlags(int argc, char** argv) {
   const std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(args.size()), pointers.data());
   return Positional(positional.begin(), positional.end());
+}
+
+absl::Status ApplyEnvironment(std::string_view prefix, const std::vector<std::string>& flag_names,
+                              const EnvLookup& env) {
+  for (const std::string& name : flag_names) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) {
+      return absl::InternalError(absl::StrCat("no flag named ", name));
+    }
+    const std::string variable = absl::StrCat(std::string(prefix), absl::AsciiStrToUpper(name));
+    const std::optional<std::string> value = env(variable);
+    if (!value) continue;
+    std::string error;
+    if (!flag->ParseFrom(*value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad value \"", *value, "\" in ", variable, ": ", error));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace codearts::cli

@@ -91,6 +91,13 @@ TEST(GatewayProcessTest, PlainHttpEndpointIsRefused) {
   EXPECT_NE(ReadFile(child.stderr_path).find("https://"), std::string::npos);
 }
 
+TEST(GatewayProcessTest, BadFlagValueFromTheEnvironmentExitsTwoNamingIt) {
+  const Child child =
+      Spawn({GATEWAY_BINARY, "--region=cn-north-4"}, {"GATEWAY_UPSTREAM_TIMEOUT=forever"});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  EXPECT_NE(ReadFile(child.stderr_path).find("GATEWAY_UPSTREAM_TIMEOUT"), std::string::npos);
+}
+
 TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   testing::StandinOptions options;
   options.access_key = kAccessKey;
@@ -104,10 +111,11 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   const std::string ca_file = testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem);
   const std::string socket_path = ca_file.substr(0, ca_file.rfind('/')) + "/gateway.sock";
   const Child child =
-      Spawn({GATEWAY_BINARY, "--listen=unix:" + socket_path, "--endpoint=" + standin.endpoint(),
-             "--ca-file=" + ca_file, "--drain-timeout=10s"},
+      Spawn({GATEWAY_BINARY, "--endpoint=" + standin.endpoint(), "--ca-file=" + ca_file},
             {std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey,
-             std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey});
+             std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey,
+             // Flags from the environment, as a Kubernetes manifest would set them.
+             "GATEWAY_LISTEN=unix:" + socket_path, "GATEWAY_DRAIN_TIMEOUT=10s"});
 
   auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
   auto stub = pipeline::v1::PipelineService::NewStub(channel);
