@@ -133,6 +133,13 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
     return absl::InvalidArgumentError(absl::StrCat("incomplete credentials: ", ak_source,
                                                    " must both be set (only one of them is)"));
   }
+  if (!raw.credentials_file.empty()) {
+    if (!ak.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("credentials are set twice: ", ak_source,
+                                                     " and --credentials-file; use one"));
+    }
+    config.credentials_file = raw.credentials_file;
+  }
   if (!ak.empty()) {
     auto credentials = std::make_shared<auth::AkSkCredentials>();
     credentials->access_key = std::move(ak);
@@ -144,7 +151,9 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
 }
 
 std::string DescribeConfig(const Config& config) {
-  std::string credentials = "none (callers must send x-auth-token)";
+  std::string credentials = config.credentials_file.empty()
+                                ? "none (callers must send x-auth-token)"
+                                : absl::StrCat("from file ", config.credentials_file);
   if (config.credentials) {
     const std::string& ak = config.credentials->access_key;
     // Enough of the AK to tell keys apart in the log; the SK is never shown.

@@ -27,6 +27,7 @@ struct RawConfig {
   std::string region;
   std::string project_id;
   std::string ca_file;
+  std::string credentials_file;
   std::chrono::milliseconds upstream_timeout{30000};
   std::chrono::milliseconds drain_timeout{15000};
   int io_threads = 1;
@@ -49,8 +50,11 @@ struct Config {
   std::size_t max_connections = 64;
   int max_in_flight = 1000;
   std::string log_level;
-  /// Null when no AK/SK is configured: then only calls carrying `x-auth-token` can succeed.
+  /// Null when no AK/SK is configured in the environment: then only calls carrying
+  /// `x-auth-token` can succeed, unless `credentials_file` is set.
   std::shared_ptr<const auth::AkSkCredentials> credentials;
+  /// AK/SK (and optionally token and project id) from this file, re-read when it changes.
+  std::string credentials_file;
 };
 
 /// Validates `raw` and completes it from the environment: HUAWEICLOUD_SDK_REGION (when no

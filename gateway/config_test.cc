@@ -89,6 +89,19 @@ TEST(BuildConfigTest, CredentialsFromApiDocVariables) {
   EXPECT_EQ(config->project_id, "flag-proj");
 }
 
+TEST(BuildConfigTest, CredentialsFileOrEnvironmentNotBoth) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.credentials_file = "creds.env";
+  absl::StatusOr<Config> config = BuildConfig(raw, FakeEnv({}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->credentials_file, "creds.env");
+  EXPECT_EQ(BuildConfig(raw, FakeEnv({{"HUAWEICLOUD_SDK_AK", "a"}, {"HUAWEICLOUD_SDK_SK", "b"}}))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BuildConfigTest, HalfAKeyPairIsAnError) {
   RawConfig raw;
   raw.region = "cn-north-4";

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "auth/clock.h"
 #include "auth/credentials.h"
+#include "auth/credentials_file.h"
 #include "cli/command_line.h"
 #include "config.h"
 #include "observability/log.h"
@@ -38,6 +39,10 @@ ABSL_FLAG(std::string, project_id, "",
           "Project id sent as X-Project-Id; default from HUAWEICLOUD_SDK_PROJECT_ID");
 ABSL_FLAG(std::string, ca_file, "",
           "PEM file of CAs to trust for the upstream; default: the system CA store");
+ABSL_FLAG(std::string, credentials_file, "",
+          "File of HUAWEICLOUD_SDK_AK=, HUAWEICLOUD_SDK_SK= (and optional "
+          "HUAWEICLOUD_SDK_SECURITY_TOKEN=, HUAWEICLOUD_SDK_PROJECT_ID=) lines, re-read when it "
+          "changes (a Kubernetes Secret volume); instead of the environment variables");
 ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(30),
           "Longest time one call may spend upstream; also the cap on a caller's deadline");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
@@ -55,9 +60,9 @@ namespace log = codearts::observability;
 // The flags that GATEWAY_<NAME> environment variables may set.
 const std::vector<std::string>& GatewayFlags() {
   static const auto* const names = new std::vector<std::string>{
-      "listen",          "endpoint",         "region",        "project_id",
-      "ca_file",         "upstream_timeout", "drain_timeout", "io_threads",
-      "max_connections", "max_in_flight",    "log_level"};
+      "listen",     "endpoint",         "region",           "project_id",
+      "ca_file",    "credentials_file", "upstream_timeout", "drain_timeout",
+      "io_threads", "max_connections",  "max_in_flight",    "log_level"};
   return *names;
 }
 
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
   raw.region = absl::GetFlag(FLAGS_region);
   raw.project_id = absl::GetFlag(FLAGS_project_id);
   raw.ca_file = absl::GetFlag(FLAGS_ca_file);
+  raw.credentials_file = absl::GetFlag(FLAGS_credentials_file);
   raw.upstream_timeout = ToMillis(absl::GetFlag(FLAGS_upstream_timeout));
   raw.drain_timeout = ToMillis(absl::GetFlag(FLAGS_drain_timeout));
   raw.io_threads = absl::GetFlag(FLAGS_io_threads);
@@ -138,13 +144,21 @@ int main(int argc, char** argv) {
   client_options.pool.max_connections = config->max_connections;
   auto client = std::make_unique<codearts::upstream::HttpsClient>(io, **tls, config->endpoint,
                                                                   client_options);
-  codearts::auth::StaticCredentialSource credentials(config->credentials);
+  std::unique_ptr<codearts::auth::CredentialSource> credentials;
+  if (config->credentials_file.empty()) {
+    credentials = std::make_unique<codearts::auth::StaticCredentialSource>(config->credentials);
+  } else {
+    absl::StatusOr<std::unique_ptr<codearts::auth::FileCredentialSource>> from_file =
+        codearts::auth::FileCredentialSource::Open(config->credentials_file);
+    if (!from_file.ok()) FailStartup(from_file.status().message());
+    credentials = *std::move(from_file);
+  }
   codearts::auth::SystemClock clock;
   codearts::service::ServiceOptions service_options;
   service_options.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent};
   service_options.upstream_timeout = config->upstream_timeout;
   service_options.max_in_flight = config->max_in_flight;
-  codearts::service::CallContext context(io, *client, credentials, clock, service_options);
+  codearts::service::CallContext context(io, *client, *credentials, clock, service_options);
 
   std::vector<std::thread> io_threads;
   io_threads.reserve(static_cast<std::size_t>(config->io_threads));

@@ -14,6 +14,8 @@ struct AkSkCredentials {
   std::string secret_key;
   /// Set for temporary credentials; sent as `X-Security-Token`.
   std::string security_token;
+  /// When set, overrides the configured project id (a credentials file may carry its own).
+  std::string project_id;
 };
 
 /// Where the current AK/SK come from. Implementations may rotate them; each call reads the

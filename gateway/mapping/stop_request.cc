@@ -63,9 +63,10 @@ UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const Reque
   call.request.target = absl::StrCat(path, "?", auth::CanonicalQueryString(query));
   call.request.headers.emplace_back("Content-Type", "application/json");
   call.request.headers.emplace_back("User-Agent", options.user_agent);
-  if (!options.project_id.empty()) {
-    call.request.headers.emplace_back("X-Project-Id", options.project_id);
-  }
+  const std::string& project_id = credentials.ak_sk && !credentials.ak_sk->project_id.empty()
+                                      ? credentials.ak_sk->project_id
+                                      : options.project_id;
+  if (!project_id.empty()) call.request.headers.emplace_back("X-Project-Id", project_id);
   const bool use_token = !credentials.token.empty();
   if (use_token) call.request.headers.emplace_back("X-Auth-Token", std::move(credentials.token));
   // Remember where the per-attempt headers start, so a retry replaces rather than repeats them.

@@ -73,7 +73,7 @@ TEST(ValidateAuthTokenTest, RejectsHeaderInjection) {
 TEST(BuildStopCallTest, SignsLikeTheOfficialSdk) {
   FrozenClock clock;
   auto credentials = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
-      "HPUAEXAMPLEAKID12345", "ExampleSecretKey/+=0123456789abcdefghijkl", ""});
+      "HPUAEXAMPLEAKID12345", "ExampleSecretKey/+=0123456789abcdefghijkl", "", ""});
   UpstreamCall call = BuildStopCall(
       MakeRequest("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"),
       RequestOptions{"0123456789abcdef0123456789abcdef", "codearts-gateway/test"},
@@ -107,7 +107,7 @@ TEST(BuildStopCallTest, SignsLikeTheOfficialSdk) {
 TEST(BuildStopCallTest, PreparingTwiceReplacesRatherThanRepeatsHeaders) {
   FrozenClock clock;
   auto credentials =
-      std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{"ak", "sk", "sts-token"});
+      std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{"ak", "sk", "sts-token", ""});
   UpstreamCall call = BuildStopCall(MakeRequest("p", "b"), RequestOptions{"", "ua"},
                                     CallCredentials{"", credentials}, clock);
   ASSERT_TRUE(call.prepare("h", call.request).ok());
@@ -117,6 +117,16 @@ TEST(BuildStopCallTest, PreparingTwiceReplacesRatherThanRepeatsHeaders) {
   EXPECT_EQ(HeaderValue(call.request, "X-Security-Token"), "sts-token");
   EXPECT_NE(HeaderValue(call.request, "Authorization").find("x-security-token"), std::string::npos);
   EXPECT_EQ(HeaderValue(call.request, "X-Project-Id"), "<absent>");
+}
+
+TEST(BuildStopCallTest, ProjectIdFromTheCredentialsWins) {
+  FrozenClock clock;
+  auto credentials =
+      std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{"ak", "sk", "", "from-file"});
+  UpstreamCall call = BuildStopCall(MakeRequest("p", "b"), RequestOptions{"configured", "ua"},
+                                    CallCredentials{"", credentials}, clock);
+  ASSERT_TRUE(call.prepare("h", call.request).ok());
+  EXPECT_EQ(HeaderValue(call.request, "X-Project-Id"), "from-file");
 }
 
 TEST(BuildStopCallTest, TokenModeSendsTheTokenAndDoesNotSign) {

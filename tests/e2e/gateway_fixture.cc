@@ -74,7 +74,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const Gate
   std::shared_ptr<const auth::AkSkCredentials> ak_sk;
   if (!options.access_key.empty()) {
     ak_sk = std::make_shared<auth::AkSkCredentials>(
-        auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token});
+        auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token, ""});
   }
   credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
   service::ServiceOptions service_options;

@@ -110,12 +110,14 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   });
   const std::string ca_file = testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem);
   const std::string socket_path = ca_file.substr(0, ca_file.rfind('/')) + "/gateway.sock";
-  const Child child =
-      Spawn({GATEWAY_BINARY, "--endpoint=" + standin.endpoint(), "--ca-file=" + ca_file},
-            {std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey,
-             std::string("HUAWEICLOUD_SDK_SK=") + kSecretKey,
-             // Flags from the environment, as a Kubernetes manifest would set them.
-             "GATEWAY_LISTEN=unix:" + socket_path, "GATEWAY_DRAIN_TIMEOUT=10s"});
+  // Credentials from a file, as a Kubernetes Secret volume provides them.
+  const std::string credentials_file =
+      testing::WriteTempFile("credentials", std::string("HUAWEICLOUD_SDK_AK=") + kAccessKey +
+                                                "\nHUAWEICLOUD_SDK_SK=" + kSecretKey + "\n");
+  const Child child = Spawn({GATEWAY_BINARY, "--endpoint=" + standin.endpoint(),
+                             "--ca-file=" + ca_file, "--credentials-file=" + credentials_file},
+                            {// Flags from the environment, as a Kubernetes manifest would set them.
+                             "GATEWAY_LISTEN=unix:" + socket_path, "GATEWAY_DRAIN_TIMEOUT=10s"});
 
   auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
   auto stub = pipeline::v1::PipelineService::NewStub(channel);

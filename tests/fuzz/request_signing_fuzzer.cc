@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   FrozenClock clock;
   auto credentials = std::make_shared<codearts::auth::AkSkCredentials>(
-      codearts::auth::AkSkCredentials{"AK", f[6], ""});
+      codearts::auth::AkSkCredentials{"AK", f[6], "", ""});
   codearts::mapping::UpstreamCall call = codearts::mapping::BuildStopCall(
       request, {"", "fuzz"}, codearts::mapping::CallCredentials{"", credentials}, clock);
   // Valid ids need no escaping: the wire target is the canonical one, byte for byte.
