@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "observability/log.h"
 
 namespace codearts::service {
 namespace {
@@ -12,6 +13,8 @@ namespace {
 constexpr int kMaxRequestBytes = 16 * 1024;
 constexpr int kMaxMetadataBytes = 64 * 1024;
 constexpr char kServiceName[] = "codearts.pipeline.v1.PipelineService";
+// How long shutdown waits for cancelled calls to be finished (the Asio side does it at once).
+constexpr std::chrono::seconds kFinishGrace{5};
 
 }  // namespace
 
@@ -62,6 +65,12 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadlin
   // Waits for in-flight calls until the deadline, then cancels the rest; the CQ thread keeps
   // running meanwhile, so their finish tags are processed.
   server_->Shutdown(drain_deadline);
+  // Calls that gRPC cancelled (caller gone, drain deadline) are finished on the Asio side a
+  // moment later; their Finish must reach the completion queue before it shuts down.
+  if (!context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {
+    observability::Log(observability::LogLevel::kError,
+                       "calls still unfinished at shutdown; shutting the queue down anyway");
+  }
   cq_->Shutdown();
   if (cq_thread_.joinable()) cq_thread_.join();
 }

@@ -171,7 +171,7 @@ void StopCall::MaybeDelete() {
 
 void StopCall::OnRequest() {
   started_ = steady_clock::now();
-  const int in_flight = context_.in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int in_flight = context_.in_flight.Enter();
   observability::AccessRecord record;
   record.method = "Stop";
   record.peer = server_context_.peer();
@@ -252,12 +252,14 @@ void StopCall::Finish(const grpc::Status& status, const pipeline::v1::StopRespon
   record.latency =
       std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started_);
   observability::WriteAccessLog(record);
-  context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  // Once Finish is issued the CQ thread may delete this call at any moment: keep what is needed.
+  InFlightCalls& in_flight = context_.in_flight;
   if (response != nullptr) {
     responder_.Finish(*response, status, &finish_tag_);
   } else {
     responder_.FinishWithError(status, &finish_tag_);
   }
+  in_flight.Leave();
 }
 
 }  // namespace codearts::service

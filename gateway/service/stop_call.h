@@ -3,10 +3,11 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -29,6 +30,30 @@ struct ServiceOptions {
   int max_in_flight = 1000;
 };
 
+/// Counts the calls in flight and lets shutdown wait until there are none.
+class InFlightCalls {
+ public:
+  /// Counts one more call; returns how many are in flight now.
+  int Enter() {
+    std::lock_guard lock(mutex_);
+    return ++count_;
+  }
+  void Leave() {
+    std::lock_guard lock(mutex_);
+    if (--count_ == 0) none_left_.notify_all();
+  }
+  /// False if calls were still in flight at `deadline`.
+  bool WaitForNone(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    return none_left_.wait_until(lock, deadline, [this] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable none_left_;
+  int count_ = 0;
+};
+
 /// The long-lived objects every call uses; owned by main.
 struct CallContext {
   CallContext(boost::asio::io_context& io_context, upstream::HttpsClient& https_client,
@@ -45,8 +70,9 @@ struct CallContext {
   const auth::CredentialSource& credentials;
   const auth::Clock& clock;
   ServiceOptions options;
-  /// Calls received but not yet finished; the drain waits on it.
-  std::atomic<int> in_flight{0};
+  /// Calls received whose Finish has not been issued yet. Shutdown waits for none to be left
+  /// before it shuts the completion queue down: a Finish on a shut-down queue is fatal.
+  InFlightCalls in_flight;
 };
 
 class StopExchange;
