@@ -12,12 +12,15 @@
 
 #include "absl/status/statusor.h"
 #include "auth/credentials.h"
+#include "cli/command_line.h"
 #include "upstream/endpoint.h"
 
 namespace codearts {
 
-/// Reads an environment variable; returns nullopt when unset. Injected for tests.
-using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+/// Reads an environment variable (nullopt when unset); injected for tests. One type for the
+/// flags' GATEWAY_* variables and the SDK variables read here.
+using EnvLookup = cli::EnvLookup;
+/// The process environment, as an EnvLookup.
 EnvLookup ProcessEnvironment();
 
 /// Configuration as given on the command line, before validation.
