@@ -119,6 +119,38 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
   }
   config.max_in_flight = raw.max_in_flight;
   config.log_level = raw.log_level;
+  if (raw.log_format != "json" && raw.log_format != "text") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-format must be json or text, not \"", raw.log_format, "\""));
+  }
+  config.log_format = raw.log_format;
+  if (raw.drain_delay < std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--drain-delay must not be negative");
+  }
+  config.drain_delay = raw.drain_delay;
+  config.admin_listen = raw.admin_listen;
+  config.health_listen = raw.health_listen;
+  if (!config.health_listen.empty() && config.health_listen == config.listen) {
+    return absl::InvalidArgumentError("--health-listen must differ from --listen");
+  }
+
+  if (raw.tls_cert.empty() != raw.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  if (!raw.client_ca.empty() && raw.tls_cert.empty()) {
+    return absl::InvalidArgumentError(
+        "--client-ca (mutual TLS) needs --tls-cert and --tls-key as well");
+  }
+  config.tls_cert = raw.tls_cert;
+  config.tls_key = raw.tls_key;
+  config.client_ca = raw.client_ca;
+  // The gateway signs with the team's AK/SK: whoever reaches its port acts with them.
+  if (config.tls_cert.empty() && !raw.allow_insecure_listen && !IsLoopbackAddress(config.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to listen on non-loopback address ", config.listen,
+        " without TLS: anyone who reaches it can use the gateway's credentials; set --tls-cert "
+        "and --tls-key (and --client-ca), or --allow-insecure-listen"));
+  }
 
   // The SDKs' variable names first, then the ones the CodeArts API examples use.
   std::string ak = EnvOr(env, "HUAWEICLOUD_SDK_AK");
@@ -150,7 +182,29 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
   return config;
 }
 
-std::string DescribeConfig(const Config& config) {
+bool IsLoopbackAddress(std::string_view address) {
+  if (address.substr(0, 5) == "unix:") return true;
+  std::string_view host = address;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') == std::string_view::npos ? 0 : host.find(']') - 1);
+  } else if (const std::size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  if (host.substr(0, 4) != "127.") return false;
+  int dots = 0;
+  for (const char ch : host) {
+    if (ch == '.') {
+      ++dots;
+    } else if (ch < '0' || ch > '9') {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& config) {
   std::string credentials = config.credentials_file.empty()
                                 ? "none (callers must send x-auth-token)"
                                 : absl::StrCat("from file ", config.credentials_file);
@@ -161,14 +215,28 @@ std::string DescribeConfig(const Config& config) {
         "AK ", ak.substr(0, std::min<std::size_t>(4, ak.size())), "****, SK <redacted>",
         config.credentials->security_token.empty() ? "" : ", security token <redacted>");
   }
-  return absl::StrCat(
-      "listen=", config.listen, " upstream=", config.endpoint.Url(), " (", config.endpoint_source,
-      ") project_id=", config.project_id.empty() ? "-" : config.project_id,
-      " ca_file=", config.ca_file.empty() ? "<system store>" : config.ca_file,
-      " upstream_timeout_ms=", config.upstream_timeout.count(),
-      " drain_timeout_ms=", config.drain_timeout.count(), " io_threads=", config.io_threads,
-      " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
-      " credentials=", credentials);
+  std::string listener_tls = "none";
+  if (!config.tls_cert.empty()) listener_tls = config.client_ca.empty() ? "tls" : "mtls";
+  const auto or_dash = [](const std::string& value) { return value.empty() ? "-" : value; };
+  return {
+      {"listen", config.listen},
+      {"listen_tls", listener_tls},
+      {"health_listen", or_dash(config.health_listen)},
+      {"admin_listen", or_dash(config.admin_listen)},
+      {"upstream", config.endpoint.Url()},
+      {"upstream_source", config.endpoint_source},
+      {"project_id", or_dash(config.project_id)},
+      {"ca_file", config.ca_file.empty() ? "<system store>" : config.ca_file},
+      {"credentials", credentials},
+      {"upstream_timeout_ms", std::to_string(config.upstream_timeout.count())},
+      {"drain_delay_ms", std::to_string(config.drain_delay.count())},
+      {"drain_timeout_ms", std::to_string(config.drain_timeout.count())},
+      {"io_threads", std::to_string(config.io_threads)},
+      {"max_connections", std::to_string(config.max_connections)},
+      {"max_in_flight", std::to_string(config.max_in_flight)},
+      {"log_level", config.log_level},
+      {"log_format", config.log_format},
+  };
 }
 
 }  // namespace codearts

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -33,10 +34,18 @@ struct RawConfig {
   std::string credentials_file;
   std::chrono::milliseconds upstream_timeout{30000};
   std::chrono::milliseconds drain_timeout{15000};
+  std::chrono::milliseconds drain_delay{0};
   int io_threads = 1;
   int max_connections = 64;
   int max_in_flight = 1000;
   std::string log_level = "info";
+  std::string log_format = "json";
+  std::string admin_listen = "127.0.0.1:9464";
+  std::string health_listen;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+  bool allow_insecure_listen = false;
 };
 
 /// Validated, immutable configuration.
@@ -49,10 +58,19 @@ struct Config {
   std::string ca_file;
   std::chrono::milliseconds upstream_timeout{};
   std::chrono::milliseconds drain_timeout{};
+  std::chrono::milliseconds drain_delay{};
   int io_threads = 1;
   std::size_t max_connections = 64;
   int max_in_flight = 1000;
   std::string log_level;
+  std::string log_format;
+  /// Empty: no admin endpoint / no health-only listener.
+  std::string admin_listen;
+  std::string health_listen;
+  /// TLS on the gRPC listener when both are set; mTLS when client_ca is set too.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
   /// Null when no AK/SK is configured in the environment: then only calls carrying
   /// `x-auth-token` can succeed, unless `credentials_file` is set.
   std::shared_ptr<const auth::AkSkCredentials> credentials;
@@ -70,8 +88,12 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env);
 absl::StatusOr<std::string> RegionEndpoint(std::string_view region);
 std::vector<std::string> KnownRegions();
 
-/// One line describing `config` for the start-up log, with secrets redacted.
-std::string DescribeConfig(const Config& config);
+/// True for listen addresses that only this host can reach: 127.0.0.0/8, ::1, localhost and
+/// unix sockets.
+bool IsLoopbackAddress(std::string_view address);
+
+/// The effective configuration as key/value pairs for the start-up log, secrets redacted.
+std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& config);
 
 }  // namespace codearts
 

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+
 namespace codearts {
 namespace {
 
@@ -117,11 +119,60 @@ TEST(BuildConfigTest, DescriptionRedactsSecrets) {
                                 {"HUAWEICLOUD_SDK_SK", "SKVALUE"},
                                 {"HUAWEICLOUD_SDK_SECURITY_TOKEN", "STSVALUE"}}));
   ASSERT_TRUE(config.ok());
-  const std::string description = DescribeConfig(*config);
+  std::string description;
+  for (const auto& [key, value] : DescribeConfig(*config)) {
+    absl::StrAppend(&description, key, "=", value, " ");
+  }
   EXPECT_EQ(description.find("SKVALUE"), std::string::npos);
   EXPECT_EQ(description.find("STSVALUE"), std::string::npos);
   EXPECT_EQ(description.find("SECRETPART"), std::string::npos);
   EXPECT_NE(description.find("AKID****"), std::string::npos);
+}
+
+TEST(BuildConfigTest, RefusesANonLoopbackListenerWithoutTls) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.listen = "0.0.0.0:50051";
+  absl::StatusOr<Config> config = BuildConfig(raw, FakeEnv({}));
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.status().message().find("--allow-insecure-listen"), std::string::npos);
+  raw.allow_insecure_listen = true;
+  EXPECT_TRUE(BuildConfig(raw, FakeEnv({})).ok());
+  raw.allow_insecure_listen = false;
+  raw.tls_cert = "cert.pem";
+  raw.tls_key = "key.pem";
+  EXPECT_TRUE(BuildConfig(raw, FakeEnv({})).ok());
+}
+
+TEST(BuildConfigTest, ChecksListenerTlsFlagsGoTogether) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.tls_cert = "cert.pem";
+  EXPECT_EQ(BuildConfig(raw, FakeEnv({})).status().message(),
+            "--tls-cert and --tls-key must be given together");
+  raw.tls_cert.clear();
+  raw.client_ca = "ca.pem";
+  EXPECT_EQ(BuildConfig(raw, FakeEnv({})).status().message(),
+            "--client-ca (mutual TLS) needs --tls-cert and --tls-key as well");
+}
+
+TEST(BuildConfigTest, RejectsAnUnknownLogFormat) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  raw.log_format = "xml";
+  EXPECT_EQ(BuildConfig(raw, FakeEnv({})).status().message(),
+            "--log-format must be json or text, not \"xml\"");
+}
+
+TEST(IsLoopbackAddressTest, KnowsLoopbackFromTheRest) {
+  for (const char* loopback : {"127.0.0.1:50051", "127.1.2.3:1", "localhost:50051", "[::1]:50051",
+                               "unix:/run/gateway.sock"}) {
+    EXPECT_TRUE(IsLoopbackAddress(loopback)) << loopback;
+  }
+  for (const char* exposed : {"0.0.0.0:50051", "[::]:50051", "10.0.0.7:50051", "example.com:1",
+                              "127.example.com:1", ":50051"}) {
+    EXPECT_FALSE(IsLoopbackAddress(exposed)) << exposed;
+  }
 }
 
 TEST(BuildConfigTest, RejectsBadNumbers) {

@@ -2,10 +2,13 @@
 // to the CodeArts Pipeline REST API. This file is the composition root: it builds and owns every
 // long-lived object and does nothing else.
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,15 +17,19 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "admin/admin_server.h"
 #include "auth/clock.h"
 #include "auth/credentials.h"
 #include "auth/credentials_file.h"
 #include "cli/command_line.h"
 #include "config.h"
 #include "observability/log.h"
+#include "observability/metrics.h"
 #include "service/gateway_server.h"
+#include "service/listener_credentials.h"
 #include "upstream/https_client.h"
 #include "upstream/tls_context.h"
 #include "version.h"
@@ -51,7 +58,25 @@ ABSL_FLAG(int, io_threads, 1, "Threads running upstream I/O");
 ABSL_FLAG(int, max_connections, 64, "Most upstream connections open at once");
 ABSL_FLAG(int, max_in_flight, 1000,
           "Most calls in flight at once; beyond it calls fail RESOURCE_EXHAUSTED at once");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "On SIGTERM/SIGINT, how long to keep serving new calls (while reporting NOT_SERVING "
+          "and failing /readyz) before the listener closes; for classic sidecars whose app "
+          "container gets SIGTERM at the same moment. A second signal cuts it short");
 ABSL_FLAG(std::string, log_level, "info", "Lowest log level written: debug, info, warning, error");
+ABSL_FLAG(std::string, log_format, "json",
+          "Log lines on standard output as json (one object per line) or text");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9464",
+          "HTTP address for /metrics (Prometheus), /healthz and /readyz; empty to disable");
+ABSL_FLAG(std::string, health_listen, "",
+          "Extra plaintext gRPC address serving only grpc.health.v1.Health, for kubelet's native "
+          "gRPC probes (they connect to the pod IP without TLS); empty to disable");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain for TLS on --listen (with --tls-key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls-cert");
+ABSL_FLAG(std::string, client_ca, "",
+          "PEM CA bundle: require callers to present a client certificate signed by it (mTLS)");
+ABSL_FLAG(bool, allow_insecure_listen, false,
+          "Allow --listen on a non-loopback address without TLS (anyone who reaches the port "
+          "can use the gateway's credentials)");
 
 namespace {
 
@@ -60,9 +85,11 @@ namespace log = codearts::observability;
 // The flags that GATEWAY_<NAME> environment variables may set.
 const std::vector<std::string>& GatewayFlags() {
   static const auto* const names = new std::vector<std::string>{
-      "listen",     "endpoint",         "region",           "project_id",
-      "ca_file",    "credentials_file", "upstream_timeout", "drain_timeout",
-      "io_threads", "max_connections",  "max_in_flight",    "log_level"};
+      "listen",      "endpoint",         "region",           "project_id",
+      "ca_file",     "credentials_file", "upstream_timeout", "drain_timeout",
+      "drain_delay", "io_threads",       "max_connections",  "max_in_flight",
+      "log_level",   "log_format",       "admin_listen",     "health_listen",
+      "tls_cert",    "tls_key",          "client_ca",        "allow_insecure_listen"};
   return *names;
 }
 
@@ -83,8 +110,19 @@ int main(int argc, char** argv) {
       "Serves codearts.pipeline.v1.PipelineService/Stop over gRPC and forwards it to CodeArts "
       "Pipeline (POST /v3/pipelines/{id}/stop), signed with HUAWEICLOUD_SDK_AK/SK.\n"
       "Every flag can also be set with the environment variable GATEWAY_<FLAG> (for example\n"
-      "GATEWAY_LISTEN, GATEWAY_UPSTREAM_TIMEOUT); a flag on the command line wins.");
+      "GATEWAY_LISTEN, GATEWAY_UPSTREAM_TIMEOUT); a flag on the command line wins. Flag names\n"
+      "may be written with '-' or '_' (--log-level, --log_level). Durations: 500ms, 30s, 1m.");
   absl::FlagsUsageConfig usage_config;
+  // --help lists this binary's own flags (not those of the libraries it links), with defaults.
+  const auto is_gateway_flag = [](absl::string_view file) {
+    return absl::EndsWith(file, "gateway/main.cc");
+  };
+  usage_config.contains_help_flags = is_gateway_flag;
+  usage_config.contains_helpshort_flags = is_gateway_flag;
+  usage_config.normalize_filename = [](absl::string_view file) {
+    const std::size_t at = file.rfind("gateway/");
+    return std::string(at == absl::string_view::npos ? file : file.substr(at));
+  };
   usage_config.version_string = [] {
     return absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, "\n");
   };
@@ -114,6 +152,14 @@ int main(int argc, char** argv) {
   raw.max_connections = absl::GetFlag(FLAGS_max_connections);
   raw.max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
   raw.log_level = absl::GetFlag(FLAGS_log_level);
+  raw.log_format = absl::GetFlag(FLAGS_log_format);
+  raw.drain_delay = ToMillis(absl::GetFlag(FLAGS_drain_delay));
+  raw.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  raw.health_listen = absl::GetFlag(FLAGS_health_listen);
+  raw.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  raw.tls_key = absl::GetFlag(FLAGS_tls_key);
+  raw.client_ca = absl::GetFlag(FLAGS_client_ca);
+  raw.allow_insecure_listen = absl::GetFlag(FLAGS_allow_insecure_listen);
 
   absl::StatusOr<codearts::Config> config =
       codearts::BuildConfig(raw, codearts::ProcessEnvironment());
@@ -124,6 +170,20 @@ int main(int argc, char** argv) {
                              config->log_level, "\""));
   }
   log::SetLogLevel(level);
+  log::LogFormat format = log::LogFormat::kJson;
+  log::ParseLogFormat(config->log_format, &format);  // validated by BuildConfig
+  log::SetLogFormat(format);
+
+  codearts::service::ListenOptions listen_options;
+  listen_options.address = config->listen;
+  listen_options.health_address = config->health_listen;
+  if (!config->tls_cert.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> listener_tls =
+        codearts::service::MakeListenerCredentials(config->tls_cert, config->tls_key,
+                                                   config->client_ca);
+    if (!listener_tls.ok()) FailStartup(listener_tls.status().message());
+    listen_options.credentials = *std::move(listener_tls);
+  }
 
   // Signals are taken synchronously by this thread (sigwait); every thread started below
   // inherits the mask, so none of them is interrupted by them.
@@ -154,40 +214,79 @@ int main(int argc, char** argv) {
     credentials = *std::move(from_file);
   }
   codearts::auth::SystemClock clock;
+  codearts::observability::GatewayMetrics metrics(codearts::kGatewayVersion);
   codearts::service::ServiceOptions service_options;
   service_options.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent};
   service_options.upstream_timeout = config->upstream_timeout;
   service_options.max_in_flight = config->max_in_flight;
-  codearts::service::CallContext context(io, *client, *credentials, clock, service_options);
+  codearts::service::CallContext context(io, *client, *credentials, clock, metrics,
+                                         service_options);
+  metrics.SetSnapshotSource([&context] { return codearts::service::TakeMetricsSnapshot(context); });
 
   std::vector<std::thread> io_threads;
   io_threads.reserve(static_cast<std::size_t>(config->io_threads));
   for (int i = 0; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
-
-  auto server = std::make_unique<codearts::service::GatewayServer>(context);
-  if (absl::Status started = server->Start(config->listen); !started.ok()) {
+  const auto stop_io = [&] {
     work.reset();
     io.stop();
     for (auto& thread : io_threads) thread.join();
+  };
+
+  auto server = std::make_unique<codearts::service::GatewayServer>(context);
+  std::unique_ptr<codearts::admin::AdminServer> admin;
+  if (!config->admin_listen.empty()) {
+    admin = std::make_unique<codearts::admin::AdminServer>(
+        io, codearts::admin::AdminHandlers{.metrics = [&metrics] { return metrics.Serialize(); },
+                                           .ready = [&server] { return server->ready(); }});
+    if (absl::Status started = admin->Start(config->admin_listen); !started.ok()) {
+      stop_io();
+      admin.reset();
+      FailStartup(started.message());
+    }
+  }
+  if (absl::Status started = server->Start(listen_options); !started.ok()) {
+    stop_io();
+    admin.reset();
     FailStartup(started.message());
   }
-  log::Log(log::LogLevel::kInfo,
-           absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, " serving (port ",
-                        server->port(), ") ", codearts::DescribeConfig(*config)));
+  {
+    std::vector<std::pair<std::string, std::string>> described = codearts::DescribeConfig(*config);
+    described.emplace_back("grpc_port", std::to_string(server->port()));
+    if (admin) described.emplace_back("admin_port", std::to_string(admin->port()));
+    if (!config->health_listen.empty()) {
+      described.emplace_back("health_port", std::to_string(server->health_port()));
+    }
+    std::vector<log::LogField> fields;
+    fields.push_back({"version", codearts::kGatewayVersion});
+    for (const auto& [key, value] : described) fields.push_back({key, value});
+    log::Log(log::LogLevel::kInfo, "codearts-gateway serving", fields);
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  log::Log(log::LogLevel::kInfo,
-           absl::StrCat("received ", signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-                        "; draining for up to ", config->drain_timeout.count(), " ms"));
+  // Readiness fails at once, so traffic moves away, but calls are still served: through the drain
+  // delay even new ones, then the ones in flight until the drain deadline.
+  server->BeginDrain();
+  log::Log(log::LogLevel::kInfo, "draining",
+           {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+            {"drain_delay_ms", static_cast<std::int64_t>(config->drain_delay.count())},
+            {"drain_timeout_ms", static_cast<std::int64_t>(config->drain_timeout.count())},
+            {"in_flight", static_cast<std::int64_t>(context.in_flight.count())}});
+  if (config->drain_delay > std::chrono::milliseconds::zero()) {
+    const timespec delay{
+        .tv_sec = static_cast<time_t>(config->drain_delay.count() / 1000),
+        .tv_nsec = static_cast<long>((config->drain_delay.count() % 1000) * 1000000)};
+    sigtimedwait(&stop_signals, nullptr, &delay);  // a second signal ends the delay early
+  }
 
   // Order matters: the gRPC server drains first (its calls finish on the I/O threads), then the
-  // I/O threads stop, and only then are the objects they use destroyed.
+  // I/O threads stop (the admin endpoint's handlers with them), and only then are the objects
+  // they use destroyed.
   server->Shutdown(std::chrono::system_clock::now() + config->drain_timeout);
+  if (admin) admin->Stop();
+  stop_io();
+  admin.reset();
   server.reset();
-  work.reset();
-  io.stop();
-  for (auto& thread : io_threads) thread.join();
   client.reset();
   log::Log(log::LogLevel::kInfo, "stopped");
   return 0;

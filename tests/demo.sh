@@ -33,7 +33,8 @@ port="$(cat "$work/port")"
 
 "$bin/gateway/codearts-gateway" --listen="unix:$work/gateway.sock" \
   --endpoint="https://127.0.0.1:$port" --ca-file="$work/ca.pem" \
-  --project-id=0123456789abcdef0123456789abcdef 2>"$work/gateway.log" &
+  --project-id=0123456789abcdef0123456789abcdef --admin-listen=127.0.0.1:0 --log-format=text \
+  >"$work/gateway.log" 2>&1 &
 pids+=($!)
 "$bin/client/pipelinectl" health --target="unix:$work/gateway.sock" --timeout=10s >/dev/null
 
@@ -49,7 +50,13 @@ set +e
 echo "exit code: $?"
 set -e
 echo
-echo "== the gateway's access log"
+echo "== the gateway's access log (--log-format=text; JSON lines by default)"
 grep ' access ' "$work/gateway.log"
+echo "== the gateway's metrics (GET /metrics on the admin port; excerpt)"
+admin_port="$(sed -n 's/.* admin_port=\([0-9]*\).*/\1/p' "$work/gateway.log" | head -n 1)"
+exec 3<>"/dev/tcp/127.0.0.1/$admin_port"
+printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+grep -E '^codearts_gateway_(calls_total|upstream_requests_total|upstream_connections)' <&3 || true
+exec 3<&-
 echo "== what the stand-in saw"
 cat "$work/standin.log"

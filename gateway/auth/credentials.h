@@ -1,6 +1,7 @@
 #ifndef CODEARTS_GATEWAY_AUTH_CREDENTIALS_H_
 #define CODEARTS_GATEWAY_AUTH_CREDENTIALS_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,6 +19,12 @@ struct AkSkCredentials {
   std::string project_id;
 };
 
+/// How often a rotating source picked up new credentials, or failed to.
+struct CredentialStats {
+  std::uint64_t reloads = 0;
+  std::uint64_t reload_failures = 0;
+};
+
 /// Where the current AK/SK come from. Implementations may rotate them; each call reads the
 /// credentials once and uses that snapshot for all of its attempts.
 class CredentialSource {
@@ -25,6 +32,8 @@ class CredentialSource {
   virtual ~CredentialSource() = default;
   /// The current credentials, or nullptr when none are configured.
   virtual std::shared_ptr<const AkSkCredentials> Current() const = 0;
+  /// Reload counts (zero for sources that never reload).
+  virtual CredentialStats Stats() const { return {}; }
 };
 
 /// Credentials fixed at start-up (from the environment).

@@ -113,6 +113,7 @@ std::shared_ptr<const AkSkCredentials> FileCredentialSource::Current() const {
   stamp_ = *stamp;
   absl::StatusOr<AkSkCredentials> loaded = Load(path_);
   if (!loaded.ok()) {
+    ++stats_.reload_failures;
     observability::Log(
         observability::LogLevel::kWarning,
         absl::StrCat("credentials file changed but cannot be used (", loaded.status().message(),
@@ -123,7 +124,13 @@ std::shared_ptr<const AkSkCredentials> FileCredentialSource::Current() const {
                      absl::StrCat("credentials reloaded from ", path_, " (AK ",
                                   DescribeAccessKey(loaded->access_key), ")"));
   current_ = std::make_shared<const AkSkCredentials>(*std::move(loaded));
+  ++stats_.reloads;
   return current_;
+}
+
+CredentialStats FileCredentialSource::Stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
 }
 
 }  // namespace codearts::auth

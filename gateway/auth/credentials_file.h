@@ -32,6 +32,7 @@ class FileCredentialSource final : public CredentialSource {
       std::chrono::steady_clock::duration check_interval = std::chrono::seconds(1));
 
   std::shared_ptr<const AkSkCredentials> Current() const override;
+  CredentialStats Stats() const override;
 
  private:
   // What identifies one version of the file: Kubernetes swaps a symlink, so the inode changes;
@@ -52,6 +53,7 @@ class FileCredentialSource final : public CredentialSource {
   mutable std::shared_ptr<const AkSkCredentials> current_;
   mutable Stamp stamp_;
   mutable std::chrono::steady_clock::time_point next_check_{};
+  mutable CredentialStats stats_;
 };
 
 }  // namespace codearts::auth

@@ -52,8 +52,26 @@ absl::Status ValidateAuthToken(std::string_view token) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// User-Agent is not signed (the SDKs do not sign it either): proxies may rewrite it. Nor are
+// the trace headers, which tracing proxies add or rewrite on the way.
+bool IsSignedHeader(std::string_view name) {
+  for (const std::string_view unsigned_name :
+       {"User-Agent", "traceparent", "tracestate", "X-Request-Id"}) {
+    if (absl::EqualsIgnoreCase(absl::string_view(name.data(), name.size()),
+                               absl::string_view(unsigned_name.data(), unsigned_name.size()))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const RequestOptions& options,
-                           CallCredentials credentials, const auth::Clock& clock) {
+                           CallCredentials credentials, const auth::Clock& clock,
+                           const TraceContext& trace) {
   std::string path =
       absl::StrCat("/v3/pipelines/", auth::PercentEncode(request.pipeline_id()), "/stop");
   std::vector<auth::NameValue> query = {{"build_id", request.build_id()}};
@@ -69,6 +87,11 @@ UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const Reque
   if (!project_id.empty()) call.request.headers.emplace_back("X-Project-Id", project_id);
   const bool use_token = !credentials.token.empty();
   if (use_token) call.request.headers.emplace_back("X-Auth-Token", std::move(credentials.token));
+  if (!trace.traceparent.empty())
+    call.request.headers.emplace_back("traceparent", trace.traceparent);
+  if (!trace.tracestate.empty()) call.request.headers.emplace_back("tracestate", trace.tracestate);
+  if (!trace.request_id.empty())
+    call.request.headers.emplace_back("X-Request-Id", trace.request_id);
   // Remember where the per-attempt headers start, so a retry replaces rather than repeats them.
   const std::size_t fixed_headers = call.request.headers.size();
   if (use_token) {
@@ -90,8 +113,7 @@ UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const Reque
     auth::SigningRequest signing{http.method, path, query, {}, http.body};
     signing.headers.emplace_back("Host", std::string(host));
     for (const auto& header : http.headers) {
-      // User-Agent is not signed (the SDKs do not sign it either): proxies may rewrite it.
-      if (absl::EqualsIgnoreCase(header.first, "User-Agent")) continue;
+      if (!IsSignedHeader(header.first)) continue;
       signing.headers.push_back(header);
     }
     absl::StatusOr<auth::SignatureParts> signature =

@@ -9,6 +9,7 @@
 #include "auth/clock.h"
 #include "auth/credentials.h"
 #include "codearts/pipeline/v1/pipeline.pb.h"
+#include "mapping/trace_context.h"
 #include "upstream/http_types.h"
 
 namespace codearts::mapping {
@@ -46,9 +47,11 @@ struct UpstreamCall {
 };
 
 /// Builds `POST /v3/pipelines/{pipeline_id}/stop?build_id={build_id}`. `credentials` must hold a
-/// token or AK/SK; `clock` must outlive the returned hook.
+/// token or AK/SK; `clock` must outlive the returned hook. The trace headers are sent unsigned
+/// (like User-Agent), so that a proxy adding or rewriting them cannot break the signature.
 UpstreamCall BuildStopCall(const pipeline::v1::StopRequest& request, const RequestOptions& options,
-                           CallCredentials credentials, const auth::Clock& clock);
+                           CallCredentials credentials, const auth::Clock& clock,
+                           const TraceContext& trace = {});
 
 }  // namespace codearts::mapping
 

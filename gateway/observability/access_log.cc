@@ -1,7 +1,8 @@
 #include "observability/access_log.h"
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include <cstdint>
+#include <iterator>
+
 #include "observability/log.h"
 
 namespace codearts::observability {
@@ -47,23 +48,30 @@ const char* GrpcCodeName(int code) {
 
 void WriteAccessLog(const AccessRecord& record) {
   if (!LogEnabled(LogLevel::kInfo)) return;
-  std::string line = absl::StrFormat(
-      "access method=%s peer=%s pipeline_id=%s build_id=%s auth=%s code=%s http_status=%u "
-      "request_id=%s latency_ms=%.3f upstream_ms=%.3f attempts=%d reused_connection=%s",
-      record.method, Sanitize(record.peer), Sanitize(record.pipeline_id), Sanitize(record.build_id),
-      record.auth_mode, GrpcCodeName(record.grpc_code), record.http_status,
-      record.request_id.empty() ? "-" : record.request_id,
-      static_cast<double>(record.latency.count()) / 1000.0,
-      static_cast<double>(record.upstream_latency.count()) / 1000.0, record.upstream_attempts,
-      record.connection_reused ? "true" : "false");
-  if (!record.message.empty()) {
-    std::string message = record.message;
-    for (char& ch : message) {
-      if (ch == '"' || ch == '\n' || ch == '\r') ch = '\'';
-    }
-    absl::StrAppend(&line, " message=\"", message, "\"");
-  }
-  Log(LogLevel::kInfo, line);
+  const std::string peer = Sanitize(record.peer);
+  const std::string pipeline_id = Sanitize(record.pipeline_id);
+  const std::string build_id = Sanitize(record.build_id);
+  const std::string caller_request_id = Sanitize(record.caller_request_id);
+  const LogField fields[] = {
+      {"method", record.method},
+      {"peer", peer},
+      {"pipeline_id", pipeline_id},
+      {"build_id", build_id},
+      {"auth", record.auth_mode},
+      {"code", GrpcCodeName(record.grpc_code)},
+      {"http_status", static_cast<std::int64_t>(record.http_status)},
+      {"request_id", record.request_id.empty() ? "-" : std::string_view(record.request_id)},
+      {"trace_id", record.trace_id.empty() ? "-" : std::string_view(record.trace_id)},
+      {"caller_request_id", caller_request_id},
+      {"latency_ms", static_cast<double>(record.latency.count()) / 1000.0},
+      {"upstream_ms", static_cast<double>(record.upstream_latency.count()) / 1000.0},
+      {"attempts", static_cast<std::int64_t>(record.upstream_attempts)},
+      {"reused_connection", record.connection_reused},
+      {"message", record.message},
+  };
+  // The message field only when there is one.
+  const std::size_t count = record.message.empty() ? std::size(fields) - 1 : std::size(fields);
+  Log(LogLevel::kInfo, "access", absl::Span<const LogField>(fields, count));
 }
 
 }  // namespace codearts::observability

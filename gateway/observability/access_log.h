@@ -15,8 +15,10 @@ struct AccessRecord {
   std::string build_id;
   std::string auth_mode;  // "aksk", "token" or "none"
   int grpc_code = 0;
-  unsigned http_status = 0;  // 0 when no HTTP answer was received
-  std::string request_id;    // CodeArts' X-Request-Id
+  unsigned http_status = 0;       // 0 when no HTTP answer was received
+  std::string request_id;         // CodeArts' X-Request-Id
+  std::string trace_id;           // from the caller's W3C traceparent, when valid
+  std::string caller_request_id;  // the caller's x-request-id metadata, when sent
   std::chrono::microseconds latency{0};
   std::chrono::microseconds upstream_latency{0};
   int upstream_attempts = 0;
@@ -24,7 +26,7 @@ struct AccessRecord {
   std::string message;  // the status message on failure
 };
 
-/// Writes one `access` line per call to the log, in `key=value` form.
+/// Writes one `access` line per call to the log (JSON or key=value, per the log format).
 void WriteAccessLog(const AccessRecord& record);
 
 /// The canonical upper-case name of a gRPC status code number ("NOT_FOUND").

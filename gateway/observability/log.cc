@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string_view.hpp>
 #include <string>
 #include <utility>
 
@@ -14,20 +16,58 @@ namespace codearts::observability {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> log_format{static_cast<int>(LogFormat::kJson)};
+std::atomic<int> output_fd{STDOUT_FILENO};
 
-const char* LevelName(LogLevel level) {
+const char* LevelName(LogLevel level, bool upper) {
   switch (level) {
     case LogLevel::kDebug:
-      return "DEBUG";
+      return upper ? "DEBUG" : "debug";
     case LogLevel::kInfo:
-      return "INFO";
+      return upper ? "INFO" : "info";
     case LogLevel::kWarning:
-      return "WARN";
+      return upper ? "WARN" : "warning";
     case LogLevel::kError:
-      return "ERROR";
+      return upper ? "ERROR" : "error";
   }
-  return "INFO";
+  return "info";
 }
+
+// JSON string escaping is Boost.JSON's (quotes, backslashes, control characters).
+void AppendJsonString(std::string* out, std::string_view text) {
+  out->append(boost::json::serialize(boost::json::string_view(text.data(), text.size())));
+}
+
+// Text values: bare when they have no space, quote or '=', quoted otherwise.
+void AppendTextValue(std::string* out, std::string_view text) {
+  if (!text.empty() && text.find_first_of(" \"=\n\r\t") == std::string_view::npos) {
+    out->append(text);
+    return;
+  }
+  out->push_back('"');
+  for (const char ch : text) {
+    if (ch == '"' || ch == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (ch == '\n' || ch == '\r') {
+      out->push_back(' ');
+    } else {
+      out->push_back(ch);
+    }
+  }
+  out->push_back('"');
+}
+
+struct ValueAppender {
+  std::string* out;
+  bool json;
+  void operator()(std::string_view text) const {
+    json ? AppendJsonString(out, text) : AppendTextValue(out, text);
+  }
+  void operator()(std::int64_t number) const { absl::StrAppend(out, number); }
+  void operator()(double number) const { absl::StrAppend(out, number); }
+  void operator()(bool flag) const { out->append(flag ? "true" : "false"); }
+};
 
 }  // namespace
 
@@ -47,19 +87,57 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
   return false;
 }
 
+bool ParseLogFormat(std::string_view text, LogFormat* format) {
+  if (text == "json") {
+    *format = LogFormat::kJson;
+  } else if (text == "text") {
+    *format = LogFormat::kText;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 void SetLogLevel(LogLevel level) { min_level.store(static_cast<int>(level)); }
+void SetLogFormat(LogFormat format) { log_format.store(static_cast<int>(format)); }
+void SetLogOutput(int fd) { output_fd.store(fd); }
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= min_level.load(); }
 
-void Log(LogLevel level, std::string_view message) {
+void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-                   LevelName(level), " ", absl::string_view(message.data(), message.size()), "\n");
+  const bool json = log_format.load() == static_cast<int>(LogFormat::kJson);
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  line.reserve(256);
+  if (json) {
+    absl::StrAppend(&line, R"({"ts":")", time, R"(","level":")", LevelName(level, false),
+                    R"(","msg":)");
+    AppendJsonString(&line, message);
+    for (const LogField& field : fields) {
+      line.push_back(',');
+      AppendJsonString(&line, field.key);
+      line.push_back(':');
+      std::visit(ValueAppender{&line, true}, field.value);
+    }
+    line.append("}\n");
+  } else {
+    absl::StrAppend(&line, time, " ", LevelName(level, true), " ",
+                    absl::string_view(message.data(), message.size()));
+    for (const LogField& field : fields) {
+      line.push_back(' ');
+      line.append(field.key);
+      line.push_back('=');
+      std::visit(ValueAppender{&line, false}, field.value);
+    }
+    line.push_back('\n');
+  }
   // One write(2) per line keeps lines whole across threads and processes without a lock.
   std::string_view rest = line;
+  const int fd = output_fd.load();
   while (!rest.empty()) {
-    const ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
     if (n <= 0) break;
     rest.remove_prefix(static_cast<std::size_t>(n));
   }

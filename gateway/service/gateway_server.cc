@@ -12,9 +12,11 @@ namespace {
 // A Stop request is two short ids; anything much larger is not a Stop request.
 constexpr int kMaxRequestBytes = 16 * 1024;
 constexpr int kMaxMetadataBytes = 64 * 1024;
-constexpr char kServiceName[] = "codearts.pipeline.v1.PipelineService";
 // How long shutdown waits for cancelled calls to be finished (the Asio side does it at once).
 constexpr std::chrono::seconds kFinishGrace{5};
+// After the drain deadline the gateway ends its calls itself; gRPC's own cancellation, this much
+// later, only catches what even that did not finish.
+constexpr std::chrono::seconds kAbortGrace{1};
 
 }  // namespace
 
@@ -22,11 +24,13 @@ GatewayServer::GatewayServer(CallContext& context) : context_(context) {}
 
 GatewayServer::~GatewayServer() { Shutdown(std::chrono::system_clock::now()); }
 
-absl::Status GatewayServer::Start(const std::string& address) {
+absl::Status GatewayServer::Start(const ListenOptions& options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(
+      options.address,
+      options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&service_);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // Room for a large IAM token in x-auth-token, and no more.
@@ -40,13 +44,43 @@ absl::Status GatewayServer::Start(const std::string& address) {
     while (cq_->Next(&tag, &ok)) {
     }
     shut_down_ = true;
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
+  }
+  if (!options.health_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
+                                    &health_port_);
+    health_builder.SetMaxReceiveMessageSize(1024);
+    health_server_ = health_builder.BuildAndStart();
+    if (!health_server_) {
+      server_->Shutdown(std::chrono::system_clock::now());
+      cq_->Shutdown();
+      void* tag = nullptr;
+      bool ok = false;
+      while (cq_->Next(&tag, &ok)) {
+      }
+      shut_down_ = true;
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on health address ", options.health_address));
+    }
   }
   cq_thread_ = std::thread([this] { PollCompletionQueue(); });
   StopCall::Spawn(context_, service_, *cq_);
-  server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  server_->GetHealthCheckService()->SetServingStatus(true);
+  SetHealth(true);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server != nullptr)
+      server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
+  }
+  ready_ = true;
   return absl::OkStatus();
+}
+
+void GatewayServer::SetHealth(bool serving) {
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    server->GetHealthCheckService()->SetServingStatus("", serving);
+    server->GetHealthCheckService()->SetServingStatus(kPipelineServiceName, serving);
+  }
 }
 
 void GatewayServer::PollCompletionQueue() {
@@ -58,13 +92,31 @@ void GatewayServer::PollCompletionQueue() {
   }
 }
 
+void GatewayServer::BeginDrain() {
+  if (!server_ || shut_down_ || !ready_.exchange(false)) return;
+  SetHealth(false);
+}
+
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadline) {
   if (shut_down_ || !server_) return;
+  BeginDrain();
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  // Waits for in-flight calls until the deadline, then cancels the rest; the CQ thread keeps
-  // running meanwhile, so their finish tags are processed.
-  server_->Shutdown(drain_deadline);
+  // At the drain deadline, end what is still running with a status that says why; the CQ thread
+  // keeps running meanwhile, so finish tags are processed.
+  drain_timer_.emplace(context_.io);
+  drain_timer_->expires_after(drain_deadline - std::chrono::system_clock::now());
+  drain_timer_->async_wait([&context = context_](boost::system::error_code ec) {
+    if (ec) return;
+    context.live.AbortAll(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "the gateway is shutting down and its drain deadline passed before CodeArts answered; "
+        "the request may have been processed"));
+  });
+  // Closes the listener, then waits for in-flight calls (new calls on open connections are
+  // refused from here on). The health listener goes last: probes keep getting answers.
+  server_->Shutdown(drain_deadline + kAbortGrace);
+  drain_timer_->cancel();
+  if (health_server_) health_server_->Shutdown(std::chrono::system_clock::now());
   // Calls that gRPC cancelled (caller gone, drain deadline) are finished on the Asio side a
   // moment later; their Finish must reach the completion queue before it shuts down.
   if (!context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {

@@ -3,8 +3,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -13,6 +16,22 @@
 #include "service/stop_call.h"
 
 namespace codearts::service {
+
+/// The names the health service answers for. The empty name and the service name turn
+/// NOT_SERVING when the gateway drains (readiness); kLivenessService stays SERVING for as long
+/// as the process serves at all (liveness), so a draining gateway is not restarted.
+inline constexpr char kPipelineServiceName[] = "codearts.pipeline.v1.PipelineService";
+inline constexpr char kLivenessService[] = "liveness";
+
+struct ListenOptions {
+  /// `host:port` or `unix:/path`.
+  std::string address;
+  /// TLS (and mTLS) for the listener; insecure when null.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  /// When set, a second, plaintext listener for kubelet's native gRPC probes, which connect to
+  /// the pod IP without TLS. It is a separate server that registers no PipelineService.
+  std::string health_address;
+};
 
 /// The gRPC side: PipelineService on one completion queue and its thread, plus the standard
 /// health service and server reflection.
@@ -23,25 +42,39 @@ class GatewayServer {
   GatewayServer& operator=(const GatewayServer&) = delete;
   ~GatewayServer();
 
-  /// Listens on `address` (`host:port`, or `unix:/path`), starts serving and reports SERVING.
-  absl::Status Start(const std::string& address);
+  /// Listens, starts serving and reports SERVING.
+  absl::Status Start(const ListenOptions& options);
 
-  /// The TCP port bound (useful with port 0).
+  /// The TCP port bound (useful with port 0); health_port() for the health listener.
   int port() const { return port_; }
+  int health_port() const { return health_port_; }
 
-  /// Stops accepting calls, lets in-flight calls finish until `drain_deadline` (then cancels
-  /// them), and stops the completion-queue thread. Idempotent.
+  /// True once started and until the drain begins: what /readyz reports.
+  bool ready() const { return ready_.load(); }
+
+  /// The first step of a graceful stop: health turns NOT_SERVING (but "liveness") and ready()
+  /// false, while calls, new ones included, are still served. Idempotent.
+  void BeginDrain();
+
+  /// Stops accepting calls and lets in-flight calls finish until `drain_deadline`; the ones
+  /// still running then are ended UNAVAILABLE ("the gateway is shutting down"). Then stops the
+  /// completion-queue thread. Idempotent.
   void Shutdown(std::chrono::system_clock::time_point drain_deadline);
 
  private:
   void PollCompletionQueue();
+  void SetHealth(bool serving);
 
   CallContext& context_;
   pipeline::v1::PipelineService::AsyncService service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   std::thread cq_thread_;
+  std::optional<boost::asio::steady_timer> drain_timer_;
   int port_ = 0;
+  int health_port_ = 0;
+  std::atomic<bool> ready_{false};
   bool shut_down_ = false;
 };
 

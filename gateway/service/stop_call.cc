@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "mapping/status_mapping.h"
@@ -23,14 +24,15 @@ using std::chrono::steady_clock;
 class StopExchange : public std::enable_shared_from_this<StopExchange> {
  public:
   StopExchange(CallContext& context, StopCall& call, pipeline::v1::StopRequest request,
-               mapping::CallCredentials credentials, steady_clock::time_point deadline,
-               observability::AccessRecord record)
+               mapping::CallCredentials credentials, mapping::TraceContext trace,
+               steady_clock::time_point deadline, observability::AccessRecord record)
       : context_(context),
         call_(&call),
         strand_(asio::make_strand(context.io)),
         timer_(strand_),
         request_(std::move(request)),
         credentials_(std::move(credentials)),
+        trace_(std::move(trace)),
         deadline_(deadline),
         record_(std::move(record)) {}
 
@@ -57,6 +59,15 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     });
   }
 
+  /// Ends the exchange with `status` unless it has already ended (the drain deadline).
+  void Abort(const grpc::Status& status) {
+    asio::post(strand_, [self = shared_from_this(), status] {
+      if (self->completed_) return;
+      self->cancel_.emit(asio::cancellation_type::terminal);
+      self->Complete(status, nullptr);
+    });
+  }
+
   /// Called from the CQ thread when the caller cancels (or the server shuts the call down).
   void Cancel() {
     asio::post(strand_, [self = shared_from_this()] {
@@ -79,8 +90,8 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
 
   asio::awaitable<void> Run() {
     if (completed_) co_return;  // cancelled before the coroutine started
-    mapping::UpstreamCall call = mapping::BuildStopCall(request_, context_.options.request,
-                                                        std::move(credentials_), context_.clock);
+    mapping::UpstreamCall call = mapping::BuildStopCall(
+        request_, context_.options.request, std::move(credentials_), context_.clock, trace_);
     const auto upstream_start = steady_clock::now();
     upstream::ExchangeInfo info;
     absl::StatusOr<upstream::HttpResponse> response = co_await context_.client.Send(
@@ -89,12 +100,19 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
         std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - upstream_start);
     record_.upstream_attempts = info.attempts;
     record_.connection_reused = info.reused_connection;
+    for (const upstream::AttemptOutcome& outcome : info.outcomes) {
+      context_.metrics.RecordUpstreamRequest(outcome.http_status, outcome.duration);
+    }
+    context_.metrics.RecordRetries(info.retries);
     if (completed_) co_return;
     if (!response.ok()) {
       Complete(mapping::FromAbslStatus(response.status()), nullptr);
       co_return;
     }
     record_.http_status = response->status;
+    if (response->status == 401) {
+      context_.metrics.RecordCredentialError(observability::CredentialError::kRejected);
+    }
     record_.request_id = mapping::RequestIdOf(*response);
     pipeline::v1::StopResponse stop_response;
     grpc::Status status =
@@ -111,6 +129,7 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
     if (completed_) return;
     completed_ = true;
     timer_.cancel();
+    context_.live.Remove(this);
     StopCall* call = std::exchange(call_, nullptr);
     call->Finish(status, response, std::move(record_));
   }
@@ -122,10 +141,46 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
   asio::cancellation_signal cancel_;
   pipeline::v1::StopRequest request_;
   mapping::CallCredentials credentials_;
+  mapping::TraceContext trace_;
   steady_clock::time_point deadline_;
   observability::AccessRecord record_;
   bool completed_ = false;
 };
+
+void LiveExchanges::Add(const std::shared_ptr<StopExchange>& exchange) {
+  std::lock_guard lock(mutex_);
+  exchanges_.emplace(exchange.get(), exchange);
+}
+
+void LiveExchanges::Remove(const StopExchange* exchange) {
+  std::lock_guard lock(mutex_);
+  exchanges_.erase(exchange);
+}
+
+void LiveExchanges::AbortAll(const grpc::Status& status) {
+  std::vector<std::shared_ptr<StopExchange>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, exchange] : exchanges_) {
+      if (auto alive = exchange.lock()) live.push_back(std::move(alive));
+    }
+  }
+  for (const auto& exchange : live) exchange->Abort(status);
+}
+
+observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context) {
+  const upstream::ClientStats client = context.client.GetStats();
+  const auth::CredentialStats credentials = context.credentials.Stats();
+  observability::MetricsSnapshot snapshot;
+  snapshot.calls_in_flight = context.in_flight.count();
+  snapshot.connections_open = static_cast<std::int64_t>(client.open);
+  snapshot.connections_idle = static_cast<std::int64_t>(client.idle);
+  snapshot.connections_connecting = static_cast<std::int64_t>(client.connecting);
+  snapshot.calls_waiting_for_connection = static_cast<std::int64_t>(client.waiting);
+  snapshot.credential_reloads = credentials.reloads;
+  snapshot.credential_reload_failures = credentials.reload_failures;
+  return snapshot;
+}
 
 void StopCall::Spawn(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
                      grpc::ServerCompletionQueue& cq) {
@@ -178,6 +233,16 @@ void StopCall::OnRequest() {
   record.pipeline_id = request_.pipeline_id();
   record.build_id = request_.build_id();
   record.auth_mode = "none";
+  const auto& metadata = server_context_.client_metadata();
+  const auto single_value = [&metadata](const char* key) -> std::string_view {
+    const auto values = metadata.equal_range(key);
+    if (values.first == values.second || std::next(values.first) != values.second) return {};
+    return {values.first->second.data(), values.first->second.size()};
+  };
+  mapping::TraceContext trace = mapping::MakeTraceContext(
+      single_value("traceparent"), single_value("tracestate"), single_value("x-request-id"));
+  record.trace_id = trace.trace_id;
+  record.caller_request_id = trace.request_id;
 
   if (in_flight > context_.options.max_in_flight) {
     Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -192,7 +257,6 @@ void StopCall::OnRequest() {
   }
 
   mapping::CallCredentials credentials;
-  const auto& metadata = server_context_.client_metadata();
   const auto tokens = metadata.equal_range("x-auth-token");
   if (tokens.first != tokens.second) {
     if (std::next(tokens.first) != tokens.second) {
@@ -211,6 +275,7 @@ void StopCall::OnRequest() {
   } else {
     credentials.ak_sk = context_.credentials.Current();
     if (!credentials.ak_sk) {
+      context_.metrics.RecordCredentialError(observability::CredentialError::kMissing);
       Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           "no credentials: send an IAM token as x-auth-token metadata, or "
                           "configure the gateway with HUAWEICLOUD_SDK_AK and "
@@ -237,8 +302,10 @@ void StopCall::OnRequest() {
     return;
   }
 
-  exchange_ = std::make_shared<StopExchange>(context_, *this, request_, std::move(credentials),
-                                             now_steady + budget, std::move(record));
+  exchange_ =
+      std::make_shared<StopExchange>(context_, *this, request_, std::move(credentials),
+                                     std::move(trace), now_steady + budget, std::move(record));
+  context_.live.Add(exchange_);
   exchange_->Start();
 }
 
@@ -252,6 +319,7 @@ void StopCall::Finish(const grpc::Status& status, const pipeline::v1::StopRespon
   record.latency =
       std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started_);
   observability::WriteAccessLog(record);
+  context_.metrics.RecordCall(record.method, record.grpc_code, record.latency);
   // Once Finish is issued the CQ thread may delete this call at any moment: keep what is needed.
   InFlightCalls& in_flight = context_.in_flight;
   if (response != nullptr) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "auth/clock.h"
@@ -16,6 +17,7 @@
 #include "codearts/pipeline/v1/pipeline.grpc.pb.h"
 #include "mapping/stop_request.h"
 #include "observability/access_log.h"
+#include "observability/metrics.h"
 #include "upstream/https_client.h"
 
 namespace codearts::service {
@@ -30,6 +32,8 @@ struct ServiceOptions {
   int max_in_flight = 1000;
 };
 
+class StopExchange;
+
 /// Counts the calls in flight and lets shutdown wait until there are none.
 class InFlightCalls {
  public:
@@ -41,6 +45,10 @@ class InFlightCalls {
   void Leave() {
     std::lock_guard lock(mutex_);
     if (--count_ == 0) none_left_.notify_all();
+  }
+  int count() {
+    std::lock_guard lock(mutex_);
+    return count_;
   }
   /// False if calls were still in flight at `deadline`.
   bool WaitForNone(std::chrono::steady_clock::time_point deadline) {
@@ -54,28 +62,47 @@ class InFlightCalls {
   int count_ = 0;
 };
 
+/// The upstream exchanges under way, so that a drain deadline can end them all with a clear
+/// status instead of leaving them to gRPC's bare cancellation.
+class LiveExchanges {
+ public:
+  void Add(const std::shared_ptr<StopExchange>& exchange);
+  void Remove(const StopExchange* exchange);
+  /// Ends every exchange under way with `status` (each on its own strand).
+  void AbortAll(const grpc::Status& status);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<const StopExchange*, std::weak_ptr<StopExchange>> exchanges_;
+};
+
 /// The long-lived objects every call uses; owned by main.
 struct CallContext {
   CallContext(boost::asio::io_context& io_context, upstream::HttpsClient& https_client,
               const auth::CredentialSource& credential_source, const auth::Clock& wall_clock,
-              ServiceOptions service_options)
+              observability::GatewayMetrics& gateway_metrics, ServiceOptions service_options)
       : io(io_context),
         client(https_client),
         credentials(credential_source),
         clock(wall_clock),
+        metrics(gateway_metrics),
         options(std::move(service_options)) {}
 
   boost::asio::io_context& io;
   upstream::HttpsClient& client;
   const auth::CredentialSource& credentials;
   const auth::Clock& clock;
+  observability::GatewayMetrics& metrics;
   ServiceOptions options;
   /// Calls received whose Finish has not been issued yet. Shutdown waits for none to be left
   /// before it shuts the completion queue down: a Finish on a shut-down queue is fatal.
   InFlightCalls in_flight;
+  LiveExchanges live;
 };
 
-class StopExchange;
+/// The scrape-time metric values of a running gateway: calls in flight, the upstream pool, and
+/// the credential source's reloads.
+observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context);
 
 /// One Stop RPC on the completion-queue side. Lifecycle: requests an RPC; when one arrives it
 /// spawns the next StopCall, validates, and hands the work to Asio (StopExchange), which calls

@@ -68,6 +68,16 @@ HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint
       health_(options.retry.down_after_connect_failures, options.retry.probe_interval),
       random_(std::random_device{}()) {}
 
+ClientStats HttpsClient::GetStats() const {
+  const ConnectionPool::Stats pool = pool_.GetStats();
+  ClientStats stats;
+  stats.open = pool.open;
+  stats.idle = pool.idle;
+  stats.waiting = pool.waiting;
+  stats.connecting = connecting_.load(std::memory_order_relaxed);
+  return stats;
+}
+
 asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
                                                    std::chrono::steady_clock::time_point deadline,
                                                    asio::cancellation_slot cancel,
@@ -243,12 +253,20 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
   std::unique_ptr<Connection> connection = std::move(*acquired);
   info->connection_id = connection->id;
   info->reused_connection = connection->established;
+  const auto started = std::chrono::steady_clock::now();
+  const auto record_outcome = [&](unsigned http_status) {
+    info->outcomes.push_back({http_status, std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - started)});
+  };
 
   if (!connection->established) {
     bool transient = false;
+    connecting_.fetch_add(1, std::memory_order_relaxed);
     absl::Status connected = co_await Connect(*connection, deadline, cancel, &transient);
+    connecting_.fetch_sub(1, std::memory_order_relaxed);
     if (cancel.is_connected()) cancel.clear();
     if (!connected.ok()) {
+      record_outcome(0);
       pool_.Release(std::move(connection), false);
       AttemptResult result{connected};
       result.not_sent = true;
@@ -268,6 +286,7 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
   const bool reused = info->reused_connection;
   AttemptResult result = co_await Attempt(*connection, request, deadline, cancel);
   if (cancel.is_connected()) cancel.clear();
+  record_outcome(result.response.ok() ? result.response->status : 0);
   ++connection->requests;
   // A pooled connection the server closed before answering anything: the keep-alive race.
   result.not_sent = reused && result.failed_before_response;

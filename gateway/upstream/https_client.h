@@ -1,6 +1,7 @@
 #ifndef CODEARTS_GATEWAY_UPSTREAM_HTTPS_CLIENT_H_
 #define CODEARTS_GATEWAY_UPSTREAM_HTTPS_CLIENT_H_
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "upstream/connection_pool.h"
 #include "upstream/endpoint.h"
@@ -30,7 +32,14 @@ struct ClientOptions {
   RetryOptions retry;
 };
 
-/// What happened on the wire during one `Send`, for logs and tests.
+/// One request attempt that reached the wire (a connection was obtained for it).
+struct AttemptOutcome {
+  /// The HTTP status received, or 0 when the attempt failed without one (connect, TLS, I/O).
+  unsigned http_status = 0;
+  std::chrono::microseconds duration{0};
+};
+
+/// What happened on the wire during one `Send`, for logs, metrics and tests.
 struct ExchangeInfo {
   std::uint64_t connection_id = 0;
   bool reused_connection = false;
@@ -38,6 +47,15 @@ struct ExchangeInfo {
   int retries = 0;
   /// "[N attempts; why no more]" when the call took more than one attempt.
   std::string retry_note;
+  absl::InlinedVector<AttemptOutcome, 1> outcomes;
+};
+
+/// The client's connections at one moment, for metrics.
+struct ClientStats {
+  std::size_t open = 0;        // established or being established
+  std::size_t idle = 0;        // in the pool, ready for reuse
+  std::size_t connecting = 0;  // resolving, connecting or in the TLS handshake
+  std::size_t waiting = 0;     // calls waiting for a connection (the pool is at its cap)
 };
 
 /// An async HTTPS/1.1 client for one endpoint, over a bounded keep-alive pool. Knows nothing of
@@ -59,6 +77,7 @@ class HttpsClient {
 
   const Endpoint& endpoint() const { return endpoint_; }
   ConnectionPool& pool() { return pool_; }
+  ClientStats GetStats() const;
 
  private:
   struct AttemptResult;
@@ -86,6 +105,7 @@ class HttpsClient {
   ConnectionPool pool_;
   RetryBudget budget_;
   UpstreamHealth health_;
+  std::atomic<std::size_t> connecting_{0};
   std::mutex random_mutex_;
   std::mt19937_64 random_;
 };

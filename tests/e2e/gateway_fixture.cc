@@ -3,8 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "auth/credentials_file.h"
 #include "google/rpc/status.pb.h"
 #include "upstream/endpoint.h"
 #include "upstream/tls_context.h"
@@ -71,36 +78,88 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const Gate
   client_options.retry = options.retry;
   client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, client_options);
 
-  std::shared_ptr<const auth::AkSkCredentials> ak_sk;
-  if (!options.access_key.empty()) {
-    ak_sk = std::make_shared<auth::AkSkCredentials>(
-        auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token, ""});
+  if (!options.credentials_file.empty()) {
+    auto from_file =
+        auth::FileCredentialSource::Open(options.credentials_file, options.credentials_check);
+    EXPECT_TRUE(from_file.ok()) << from_file.status();
+    credentials_ = *std::move(from_file);
+  } else {
+    std::shared_ptr<const auth::AkSkCredentials> ak_sk;
+    if (!options.access_key.empty()) {
+      ak_sk = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
+          options.access_key, options.secret_key, options.security_token, ""});
+    }
+    credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
   }
-  credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
   service::ServiceOptions service_options;
   service_options.request = {.project_id = options.project_id,
                              .user_agent = "codearts-gateway/test"};
   service_options.upstream_timeout = options.upstream_timeout;
   service_options.max_in_flight = options.max_in_flight;
-  context_ =
-      std::make_unique<service::CallContext>(io_, *client_, *credentials_, clock_, service_options);
+  context_ = std::make_unique<service::CallContext>(io_, *client_, *credentials_, clock_, metrics_,
+                                                    service_options);
+  metrics_.SetSnapshotSource([this] { return service::TakeMetricsSnapshot(*context_); });
   io_threads_.emplace_back([this] { io_.run(); });
 
   server_ = std::make_unique<service::GatewayServer>(*context_);
-  const absl::Status started = server_->Start("127.0.0.1:0");
+  admin_ = std::make_unique<admin::AdminServer>(
+      io_, admin::AdminHandlers{.metrics = [this] { return metrics_.Serialize(); },
+                                .ready = [this] { return server_->ready(); }});
+  const absl::Status admin_started = admin_->Start("127.0.0.1:0");
+  EXPECT_TRUE(admin_started.ok()) << admin_started;
+  service::ListenOptions listen;
+  listen.address = "127.0.0.1:0";
+  listen.credentials = options.listener_credentials;
+  if (options.health_listener) listen.health_address = "127.0.0.1:0";
+  const absl::Status started = server_->Start(listen);
   EXPECT_TRUE(started.ok()) << started;
   address_ = absl::StrCat("127.0.0.1:", server_->port());
-  channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  channel_ = grpc::CreateChannel(address_, options.channel_credentials
+                                               ? options.channel_credentials
+                                               : grpc::InsecureChannelCredentials());
   stub_ = pipeline::v1::PipelineService::NewStub(channel_);
 }
 
 GatewayUnderTest::~GatewayUnderTest() {
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server_.reset();
+  admin_->Stop();
   work_.reset();
   io_.stop();
   for (auto& thread : io_threads_) thread.join();
+  admin_.reset();
+  server_.reset();
   client_.reset();
+}
+
+AdminReply GatewayUnderTest::Admin(const std::string& path) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  boost::asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(admin_->port())});
+  http::request<http::empty_body> request(http::verb::get, path, 11);
+  request.set(http::field::host, "127.0.0.1");
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return {response.result_int(), response.body()};
+}
+
+double MetricValue(const std::string& exposition, const std::string& name,
+                   const std::string& labels) {
+  const std::string prefix = labels.empty() ? name + " " : absl::StrCat(name, "{", labels, "} ");
+  std::size_t at = 0;
+  while ((at = exposition.find(prefix, at)) != std::string::npos) {
+    if (at == 0 || exposition[at - 1] == '\n') {
+      const std::size_t end = exposition.find('\n', at);
+      return std::stod(exposition.substr(at + prefix.size(), end - at - prefix.size()));
+    }
+    at += prefix.size();
+  }
+  return -1;
 }
 
 StopOutcome GatewayUnderTest::Stop(const std::string& pipeline_id, const std::string& build_id,

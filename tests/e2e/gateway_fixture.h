@@ -14,10 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_server.h"
 #include "auth/clock.h"
 #include "auth/credentials.h"
 #include "codearts/pipeline/v1/pipeline.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
+#include "observability/metrics.h"
 #include "service/gateway_server.h"
 #include "standin/pki.h"
 #include "standin/standin.h"
@@ -49,6 +51,21 @@ struct GatewayOptions {
   std::size_t max_connections = 8;
   int max_in_flight = 1000;
   upstream::RetryOptions retry;
+  /// When set, AK/SK come from this file (checked for changes every `credentials_check`)
+  /// instead of access_key/secret_key.
+  std::string credentials_file;
+  std::chrono::milliseconds credentials_check{1000};
+  /// TLS on the gRPC listener (the channel then uses `channel_credentials`).
+  std::shared_ptr<grpc::ServerCredentials> listener_credentials;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
+  /// Adds the health-only listener on 127.0.0.1:0.
+  bool health_listener = false;
+};
+
+/// An HTTP answer from the admin endpoint.
+struct AdminReply {
+  unsigned status = 0;
+  std::string body;
 };
 
 /// What a Stop call returned, with its trailing metadata.
@@ -70,6 +87,12 @@ class GatewayUnderTest {
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   std::string address() const { return address_; }
   upstream::HttpsClient& client() { return *client_; }
+  service::GatewayServer& server() { return *server_; }
+  service::CallContext& context() { return *context_; }
+  int admin_port() const { return admin_->port(); }
+
+  /// GET `path` from the admin endpoint (a fresh HTTP/1.1 connection).
+  AdminReply Admin(const std::string& path);
 
   /// A Stop call with a deadline (every call in these tests has one).
   StopOutcome Stop(const std::string& pipeline_id, const std::string& build_id,
@@ -81,8 +104,10 @@ class GatewayUnderTest {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<upstream::HttpsClient> client_;
-  std::unique_ptr<auth::StaticCredentialSource> credentials_;
+  std::unique_ptr<auth::CredentialSource> credentials_;
   auth::SystemClock clock_;
+  observability::GatewayMetrics metrics_{"test"};
+  std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<service::CallContext> context_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<service::GatewayServer> server_;
@@ -97,6 +122,11 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
 /// A stand-in handler that answers as CodeArts would, but only after `delay`.
 testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
                                             std::chrono::milliseconds delay);
+
+/// The value of the sample `name{labels}` in Prometheus text `exposition` (labels as written,
+/// e.g. `method="Stop",code="OK"`), or -1 when absent.
+double MetricValue(const std::string& exposition, const std::string& name,
+                   const std::string& labels = "");
 
 /// A loopback port where nothing listens (it was free a moment ago).
 std::uint16_t ClosedPort();

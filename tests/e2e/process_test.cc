@@ -24,12 +24,14 @@ using std::chrono::seconds;
 
 struct Child {
   pid_t pid = -1;
-  std::string stderr_path;
+  std::string stdout_path;  // the log
+  std::string stderr_path;  // start-up errors, --help
 };
 
 Child Spawn(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
   Child child;
   child.stderr_path = testing::WriteTempFile("stderr.log", "");
+  child.stdout_path = testing::WriteTempFile("stdout.log", "");
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -43,6 +45,8 @@ Child Spawn(const std::vector<std::string>& args, const std::vector<std::string>
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, child.stderr_path.c_str(),
+                                   O_WRONLY | O_TRUNC, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, child.stdout_path.c_str(),
                                    O_WRONLY | O_TRUNC, 0);
   EXPECT_EQ(posix_spawn(&child.pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -98,6 +102,54 @@ TEST(GatewayProcessTest, BadFlagValueFromTheEnvironmentExitsTwoNamingIt) {
   EXPECT_NE(ReadFile(child.stderr_path).find("GATEWAY_UPSTREAM_TIMEOUT"), std::string::npos);
 }
 
+TEST(GatewayProcessTest, HelpListsEveryFlagWithItsDefault) {
+  const Child child = Spawn({GATEWAY_BINARY, "--help"}, {});
+  // Abseil's convention: usage output ends the program with exit code 1.
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 1);
+  const std::string help = ReadFile(child.stdout_path) + ReadFile(child.stderr_path);
+  for (const char* flag :
+       {"listen",      "endpoint",         "region",           "project_id",
+        "ca_file",     "credentials_file", "upstream_timeout", "drain_timeout",
+        "drain_delay", "io_threads",       "max_connections",  "max_in_flight",
+        "log_level",   "log_format",       "admin_listen",     "health_listen",
+        "tls_cert",    "tls_key",          "client_ca",        "allow_insecure_listen"}) {
+    const std::size_t at = help.find(std::string("--") + flag + " (");
+    ASSERT_NE(at, std::string::npos) << flag << " missing from --help:\n" << help;
+    const std::size_t next = help.find("\n    --", at + 1);
+    EXPECT_NE(help.substr(at, next - at).find("default:"), std::string::npos) << flag;
+  }
+  EXPECT_NE(help.find("GATEWAY_<FLAG>"), std::string::npos);
+}
+
+TEST(GatewayProcessTest, NonLoopbackListenerWithoutTlsExitsTwo) {
+  const Child child = Spawn({GATEWAY_BINARY, "--region=cn-north-4", "--listen=0.0.0.0:0"}, {});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  const std::string err = ReadFile(child.stderr_path);
+  EXPECT_NE(err.find("refusing to listen on non-loopback address 0.0.0.0:0 without TLS"),
+            std::string::npos)
+      << err;
+  // One line, no stack of messages.
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
+}
+
+TEST(GatewayProcessTest, ListenerKeyThatDoesNotMatchItsCertificateExitsTwo) {
+  const testing::TestPki& pki = SharedPki();
+  const std::string cert = testing::WriteTempFile("server.pem", pki.server_cert_pem);
+  const std::string other_key = testing::WriteTempFile("other-key.pem", pki.wrong_host_key_pem);
+  const Child child = Spawn(
+      {GATEWAY_BINARY, "--region=cn-north-4", "--tls-cert=" + cert, "--tls-key=" + other_key}, {});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  EXPECT_NE(ReadFile(child.stderr_path).find("does not match the certificate"), std::string::npos)
+      << ReadFile(child.stderr_path);
+}
+
+TEST(GatewayProcessTest, BadLogFormatExitsTwo) {
+  const Child child = Spawn({GATEWAY_BINARY, "--region=cn-north-4"}, {"GATEWAY_LOG_FORMAT=xml"});
+  EXPECT_EQ(WaitForExit(child, std::chrono::seconds(10)), 2);
+  EXPECT_NE(ReadFile(child.stderr_path).find("--log-format must be json or text"),
+            std::string::npos);
+}
+
 TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   testing::StandinOptions options;
   options.access_key = kAccessKey;
@@ -117,7 +169,8 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   const Child child = Spawn({GATEWAY_BINARY, "--endpoint=" + standin.endpoint(),
                              "--ca-file=" + ca_file, "--credentials-file=" + credentials_file},
                             {// Flags from the environment, as a Kubernetes manifest would set them.
-                             "GATEWAY_LISTEN=unix:" + socket_path, "GATEWAY_DRAIN_TIMEOUT=10s"});
+                             "GATEWAY_LISTEN=unix:" + socket_path, "GATEWAY_DRAIN_TIMEOUT=10s",
+                             "GATEWAY_ADMIN_LISTEN=127.0.0.1:0"});
 
   auto channel = grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
   auto stub = pipeline::v1::PipelineService::NewStub(channel);
@@ -132,7 +185,7 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   stub->async()->Stop(&context, &request, &response,
                       [&done](const grpc::Status& status) { done.set_value(status); });
 
-  ASSERT_TRUE(standin.WaitForRequests(1, seconds(20))) << ReadFile(child.stderr_path);
+  ASSERT_TRUE(standin.WaitForRequests(1, seconds(20))) << ReadFile(child.stdout_path);
   ASSERT_EQ(kill(child.pid, SIGTERM), 0);
   std::future<grpc::Status> result = done.get_future();
   ASSERT_EQ(result.wait_for(seconds(20)), std::future_status::ready);
@@ -141,9 +194,15 @@ TEST(GatewayProcessTest, ServesOnAUnixSocketAndDrainsInFlightCallsOnSigterm) {
   EXPECT_EQ(response.pipeline_id(), kPipelineId);
   EXPECT_EQ(WaitForExit(child, std::chrono::seconds(20)), 0);
 
-  const std::string log = ReadFile(child.stderr_path);
-  EXPECT_NE(log.find("access method=Stop"), std::string::npos) << log;
-  EXPECT_NE(log.find("received SIGTERM"), std::string::npos) << log;
+  // JSON lines on stdout: the start-up line with version and configuration (secrets redacted),
+  // the access line, the drain.
+  const std::string log = ReadFile(child.stdout_path);
+  EXPECT_NE(log.find(R"("msg":"codearts-gateway serving","version":")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("credentials":"from file )"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("msg":"access","method":"Stop")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("code":"OK","http_status":200)"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("msg":"draining","signal":"SIGTERM")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("msg":"stopped")"), std::string::npos) << log;
   // The secret key never appears in the log, nor does the signature.
   EXPECT_EQ(log.find(kSecretKey), std::string::npos);
   EXPECT_EQ(log.find("Signature="), std::string::npos);

@@ -1,6 +1,7 @@
-// Every e2e scenario runs with the most verbose logging while stderr (where the gateway logs) is
-// captured; when the scenario ends the capture is replayed and searched for any secret the
-// scenario used: secret keys, security and IAM tokens, and signatures. One occurrence fails it.
+// Every e2e scenario runs with the most verbose logging while the gateway's log (and stderr, where
+// gRPC itself logs) is captured; when the scenario ends the capture is replayed and searched for
+// any secret the scenario used: secret keys, security and IAM tokens, and signatures. One
+// occurrence fails it.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -26,9 +27,11 @@ class SecretsNeverLogged : public ::testing::Environment {
     unlink(path);
     saved_stderr_ = dup(STDERR_FILENO);
     dup2(capture_fd_, STDERR_FILENO);
+    observability::SetLogOutput(capture_fd_);
   }
 
   void TearDown() override {
+    observability::SetLogOutput(STDOUT_FILENO);
     std::fflush(stderr);
     dup2(saved_stderr_, STDERR_FILENO);
     close(saved_stderr_);

@@ -68,6 +68,7 @@ KeyPtr GenerateKey() {
 struct CertSpec {
   std::string common_name;
   bool is_ca = false;
+  bool is_client = false;
   std::string subject_alt_names;  // OpenSSL config syntax; empty for none
   long not_before_offset_seconds = -kSecondsPerDay;
   long not_after_offset_seconds = 30 * kSecondsPerDay;
@@ -121,7 +122,8 @@ CertPtr IssueCertificate(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_
   } else {
     AddExtension(cert.get(), context, NID_basic_constraints, "critical,CA:FALSE");
     AddExtension(cert.get(), context, NID_key_usage, "critical,digitalSignature");
-    AddExtension(cert.get(), context, NID_ext_key_usage, "serverAuth");
+    AddExtension(cert.get(), context, NID_ext_key_usage,
+                 spec.is_client ? "clientAuth" : "serverAuth");
   }
   AddExtension(cert.get(), context, NID_subject_key_identifier, "hash");
   if (issuer != nullptr) {
@@ -193,6 +195,11 @@ TestPki TestPki::Generate() {
   wrong_host_spec.common_name = "wrong.example.invalid";
   wrong_host_spec.subject_alt_names = "DNS:wrong.example.invalid";
   issue(wrong_host_spec, /*self_signed=*/false, pki.wrong_host_cert_pem, pki.wrong_host_key_pem);
+
+  CertSpec client_spec;
+  client_spec.common_name = "example-app";
+  client_spec.is_client = true;
+  issue(client_spec, /*self_signed=*/false, pki.client_cert_pem, pki.client_key_pem);
   return pki;
 }
 

@@ -23,6 +23,9 @@ struct TestPki {
   std::string expired_cert_pem, expired_key_pem;
   /// Self-signed (not from the CA) with the server's SANs.
   std::string untrusted_cert_pem, untrusted_key_pem;
+  /// A client certificate (extendedKeyUsage clientAuth, CN "example-app") signed by the CA, for
+  /// mutual TLS.
+  std::string client_cert_pem, client_key_pem;
 };
 
 /// Writes `contents` to a file called `name` in a fresh private temporary directory (mkdtemp)

@@ -174,7 +174,15 @@ std::optional<std::string> CheckAuth(const StandinOptions& options,
   std::string error;
   const std::optional<AuthorizationHeader> parsed = ParseAuthorization(*authorization, error);
   if (!parsed) return error;
-  if (parsed->access != options.access_key) return "the access key is not recognised";
+  std::string secret_key;
+  if (parsed->access == options.access_key) {
+    secret_key = options.secret_key;
+  } else {
+    for (const auto& [access_key, secret] : options.more_key_pairs) {
+      if (parsed->access == access_key) secret_key = secret;
+    }
+  }
+  if (secret_key.empty()) return "the access key is not recognised";
 
   const auto& names = parsed->signed_headers;
   for (const char* required : {"host", "x-sdk-date"}) {
@@ -205,7 +213,7 @@ std::optional<std::string> CheckAuth(const StandinOptions& options,
   }
 
   const absl::StatusOr<auth::SignatureParts> expected =
-      auth::SignSdkHmacSha256(signing, options.access_key, options.secret_key);
+      auth::SignSdkHmacSha256(signing, parsed->access, secret_key);
   if (!expected.ok()) return std::string(expected.status().message());
   if (expected->signature.size() != parsed->signature.size() ||
       CRYPTO_memcmp(expected->signature.data(), parsed->signature.data(),

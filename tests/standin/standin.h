@@ -77,8 +77,10 @@ struct StandinReply {
 using StandinHandler = std::function<StandinReply(const RecordedRequest&)>;
 
 struct StandinOptions {
-  /// The only AK/SK pair the SDK-HMAC-SHA256 check accepts.
+  /// The AK/SK pair the SDK-HMAC-SHA256 check accepts...
   std::string access_key, secret_key;
+  /// ...and more, as during a key rotation when both the old and the new key are valid.
+  std::vector<std::pair<std::string, std::string>> more_key_pairs;
   /// The only X-Auth-Token value accepted; when empty every token is refused.
   std::string valid_token;
   ServerCert cert = ServerCert::kValid;

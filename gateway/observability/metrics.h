@@ -1,0 +1,92 @@
+#ifndef CODEARTS_GATEWAY_OBSERVABILITY_METRICS_H_
+#define CODEARTS_GATEWAY_OBSERVABILITY_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace codearts::observability {
+
+/// Values that live elsewhere (the connection pool, the credential source, the call counter) and
+/// are read when Prometheus scrapes, rather than pushed on every change.
+struct MetricsSnapshot {
+  std::int64_t calls_in_flight = 0;
+  std::int64_t connections_open = 0;
+  std::int64_t connections_idle = 0;
+  std::int64_t connections_connecting = 0;
+  std::int64_t calls_waiting_for_connection = 0;
+  std::uint64_t credential_reloads = 0;
+  std::uint64_t credential_reload_failures = 0;
+};
+
+/// Why a call could not be authenticated.
+enum class CredentialError {
+  kMissing,   // no AK/SK configured and no x-auth-token sent
+  kRejected,  // CodeArts (APIG) answered 401: bad signature, unknown AK, expired token
+};
+
+/// The gateway's Prometheus metrics (names prefixed `codearts_gateway_`). Thread-safe; the
+/// Record* methods are cheap enough for the call path (atomic adds, one mutex per histogram).
+class GatewayMetrics {
+ public:
+  explicit GatewayMetrics(std::string version);
+  GatewayMetrics(const GatewayMetrics&) = delete;
+  GatewayMetrics& operator=(const GatewayMetrics&) = delete;
+
+  /// One finished gRPC call of `method` ("Stop") with its gRPC status code number.
+  void RecordCall(const std::string& method, int grpc_code, std::chrono::microseconds latency);
+  /// One upstream request attempt: its HTTP status, or 0 when none was received.
+  void RecordUpstreamRequest(unsigned http_status, std::chrono::microseconds duration);
+  void RecordRetries(int retries);
+  void RecordCredentialError(CredentialError error);
+
+  /// Sets where scrape-time values come from; without one they read as zero.
+  void SetSnapshotSource(std::function<MetricsSnapshot()> source);
+
+  /// Every metric in the Prometheus text exposition format (version 0.0.4).
+  std::string Serialize();
+
+ private:
+  static constexpr int kGrpcCodes = 17;
+
+  prometheus::Counter& CallCounter(const std::string& method, int grpc_code);
+  prometheus::Counter& UpstreamCounter(unsigned http_status);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Family<prometheus::Histogram>& call_duration_;
+  prometheus::Family<prometheus::Counter>& upstream_requests_;
+  prometheus::Histogram& upstream_duration_;
+  prometheus::Counter& retries_;
+  prometheus::Family<prometheus::Counter>& credential_errors_;
+  prometheus::Gauge& in_flight_;
+  prometheus::Family<prometheus::Gauge>& connections_;
+  prometheus::Gauge& waiting_for_connection_;
+  prometheus::Counter& credential_reloads_;
+  prometheus::Counter& credential_reload_failures_;
+
+  // Children for the one method served, looked up without the family's lock on the hot path.
+  std::array<std::atomic<prometheus::Counter*>, kGrpcCodes> stop_calls_{};
+  prometheus::Histogram& stop_call_duration_;
+  // Upstream counters for statuses 0 (no answer) and 100-599, by status.
+  std::array<std::atomic<prometheus::Counter*>, 600> upstream_by_status_{};
+
+  std::mutex scrape_mutex_;  // one scrape at a time; guards the fields below
+  std::function<MetricsSnapshot()> snapshot_source_;
+  MetricsSnapshot last_snapshot_;
+};
+
+}  // namespace codearts::observability
+
+#endif  // CODEARTS_GATEWAY_OBSERVABILITY_METRICS_H_
