@@ -55,7 +55,8 @@ GatewayMetrics::GatewayMetrics(std::string version)
       credential_errors_(prometheus::BuildCounter()
                              .Name("codearts_gateway_credential_errors_total")
                              .Help("Calls that failed authentication: reason=\"missing\" (no "
-                                   "AK/SK and no token), \"rejected\" (CodeArts answered 401)")
+                                   "AK/SK and no token), \"rejected\" (CodeArts answered 401), "
+                                   "\"signing\" (the request could not be signed)")
                              .Register(*registry_)),
       in_flight_(prometheus::BuildGauge()
                      .Name("codearts_gateway_calls_in_flight")
@@ -94,7 +95,9 @@ GatewayMetrics::GatewayMetrics(std::string version)
       .Set(1);
   // Present from the start, so that rate() and absent() behave before the first event.
   for (const char* state : {"open", "idle", "connecting"}) connections_.Add({{"state", state}});
-  for (const char* reason : {"missing", "rejected"}) credential_errors_.Add({{"reason", reason}});
+  for (const char* reason : {"missing", "rejected", "signing"}) {
+    credential_errors_.Add({{"reason", reason}});
+  }
   CallCounter("Stop", 0);
 }
 
@@ -145,8 +148,10 @@ void GatewayMetrics::RecordRetries(int retries) {
 }
 
 void GatewayMetrics::RecordCredentialError(CredentialError error) {
-  credential_errors_.Add({{"reason", error == CredentialError::kMissing ? "missing" : "rejected"}})
-      .Increment();
+  const char* reason = "missing";
+  if (error == CredentialError::kRejected) reason = "rejected";
+  if (error == CredentialError::kSigning) reason = "signing";
+  credential_errors_.Add({{"reason", reason}}).Increment();
 }
 
 void GatewayMetrics::SetSnapshotSource(std::function<MetricsSnapshot()> source) {

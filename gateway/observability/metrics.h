@@ -34,6 +34,7 @@ struct MetricsSnapshot {
 enum class CredentialError {
   kMissing,   // no AK/SK configured and no x-auth-token sent
   kRejected,  // CodeArts (APIG) answered 401: bad signature, unknown AK, expired token
+  kSigning,   // the request could not be signed (the signer failed)
 };
 
 /// The gateway's Prometheus metrics (names prefixed `codearts_gateway_`). Thread-safe; the

@@ -104,6 +104,9 @@ class StopExchange : public std::enable_shared_from_this<StopExchange> {
       context_.metrics.RecordUpstreamRequest(outcome.http_status, outcome.duration);
     }
     context_.metrics.RecordRetries(info.retries);
+    if (info.prepare_failed) {
+      context_.metrics.RecordCredentialError(observability::CredentialError::kSigning);
+    }
     if (completed_) co_return;
     if (!response.ok()) {
       Complete(mapping::FromAbslStatus(response.status()), nullptr);

@@ -279,6 +279,7 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
   if (prepare) {
     absl::Status prepared = prepare(endpoint_.authority, request);
     if (!prepared.ok()) {
+      info->prepare_failed = true;
       pool_.Release(std::move(connection), true);  // nothing was sent on it
       co_return AttemptResult{prepared};
     }

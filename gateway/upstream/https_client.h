@@ -48,6 +48,8 @@ struct ExchangeInfo {
   /// "[N attempts; why no more]" when the call took more than one attempt.
   std::string retry_note;
   absl::InlinedVector<AttemptOutcome, 1> outcomes;
+  /// The prepare hook (signing) failed, so nothing was sent.
+  bool prepare_failed = false;
 };
 
 /// The client's connections at one moment, for metrics.
