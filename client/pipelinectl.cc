@@ -3,15 +3,22 @@
 //   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
 //   pipelinectl health [--target=ADDR] [--service=NAME] [--timeout=5s]
 //   pipelinectl sign < request.json
+//   pipelinectl bench (--concurrency=N | --rate=R) [--duration=10s] [--calls=N] [--channels=N]
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/command_line.h"
+#include "client/load_runner.h"
 #include "client/pipeline_client.h"
 #include "client/sign_command.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -42,6 +50,14 @@ ABSL_FLAG(std::optional<absl::Duration>, timeout, std::nullopt,
           "Deadline of the call, such as 500ms or 30s (default 10s for stop, 5s for health).");
 ABSL_FLAG(std::string, service, "",
           "health: service name to check; empty (the default) asks about the server as a whole.");
+ABSL_FLAG(int, concurrency, 0, "bench: calls kept in flight (closed loop).");
+ABSL_FLAG(double, rate, 0, "bench: calls started per second on a fixed schedule (open loop).");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "bench: measured time, after --warmup.");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1), "bench: time run but not measured first.");
+ABSL_FLAG(uint64_t, calls, 0,
+          "bench: start exactly this many calls instead of running for --duration (no warm-up).");
+ABSL_FLAG(int, channels, 1,
+          "bench: gRPC channels (each with its own connection and completion-queue thread).");
 
 namespace codearts::client {
 namespace {
@@ -60,6 +76,12 @@ constexpr char kUsage[] =
       echoes in an APIGW.0301 error. Input: {"method", "url", "headers": {...}, "body",
       "ak", "sk"}; prints canonical_request, string_to_sign, signed_headers, signature
       and authorization as JSON.
+
+  pipelinectl bench (--concurrency=N | --rate=R) [--duration=10s] [--warmup=1s] [--calls=N]
+                   [--channels=1] [--target=ADDR] [--pipeline-id=ID --build-id=ID]
+      Load generator: Stop calls on the async client, each with --timeout (default 10s), kept
+      N in flight or started R per second. Prints status counts and latency percentiles and a
+      RESULT line; exits 0 only if every call was OK.
 
 Flag names may be spelt with '-' or '_'. Usage errors exit with status 2.
 Run 'pipelinectl --help' to list every flag.)";
@@ -175,6 +197,56 @@ int RunSign() {
   return 0;
 }
 
+int RunBench() {
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  if ((concurrency > 0) == (rate > 0))
+    return UsageError("bench needs one of --concurrency, --rate");
+  if (concurrency < 0 || rate < 0) return UsageError("--concurrency and --rate must be positive");
+  const int channels = absl::GetFlag(FLAGS_channels);
+  if (channels < 1 || channels > 64) return UsageError("--channels must be between 1 and 64");
+  std::string error;
+  std::optional<std::chrono::milliseconds> timeout = TimeoutFlag(kDefaultStopTimeout, &error);
+  if (!timeout) return UsageError(error);
+
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(absl::GetFlag(FLAGS_pipeline_id).empty()
+                              ? "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+                              : absl::GetFlag(FLAGS_pipeline_id));
+  request.set_build_id(absl::GetFlag(FLAGS_build_id).empty() ? "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"
+                                                             : absl::GetFlag(FLAGS_build_id));
+  CallOptions call_options;
+  call_options.timeout = *timeout;
+  call_options.token = absl::GetFlag(FLAGS_token);
+
+  // One channel per client: gRPC would otherwise share one connection among them.
+  std::vector<std::unique_ptr<PipelineClient>> clients;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments arguments;
+    arguments.SetInt("grpc.channel_id", i);  // distinct arguments: a connection of its own
+    clients.push_back(std::make_unique<PipelineClient>(grpc::CreateCustomChannel(
+        absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials(), arguments)));
+  }
+  std::atomic<std::uint64_t> next_client{0};
+
+  LoadOptions load;
+  load.concurrency = concurrency;
+  load.rate = rate;
+  load.duration = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_duration));
+  load.warmup = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_warmup));
+  load.calls = absl::GetFlag(FLAGS_calls);
+  const LoadReport report = RunLoad(load, [&](std::function<void(int)> done) {
+    PipelineClient& client = *clients[next_client.fetch_add(1) % clients.size()];
+    client.StopAsync(request, call_options, [done = std::move(done)](const StopResult& result) {
+      done(static_cast<int>(result.status.error_code()));
+    });
+  });
+  std::cout << FormatLoadReport(report, [](int code) {
+    return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+  });
+  return report.calls > 0 && report.ok == report.calls ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(absl::StrCat(kSummary, "\n\n", kUsage));
   absl::StatusOr<cli::Positional> positional = cli::ParseFlags(argc, argv);
@@ -187,6 +259,7 @@ int Main(int argc, char** argv) {
   if (subcommand == "stop") return RunStop();
   if (subcommand == "health") return RunHealth();
   if (subcommand == "sign") return RunSign();
+  if (subcommand == "bench") return RunBench();
   return UsageError(absl::StrCat("unknown subcommand \"", std::string(subcommand), "\""));
 }
 

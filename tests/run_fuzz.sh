@@ -9,6 +9,16 @@ seconds="${1:-60}"
 bash tests/install_deps.sh
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
+# The fuzz targets are compiled only here, so they are linted here, with their own flags.
+tidy_log="$(mktemp)"
+tidy_status=0
+clang-tidy -p build/fuzz --quiet tests/fuzz/*.cc >"$tidy_log" 2>&1 || tidy_status=$?
+grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' "$tidy_log" || true
+rm -f "$tidy_log"
+if ((tidy_status != 0)); then
+  echo "clang-tidy: findings in tests/fuzz"
+  exit 1
+fi
 
 for target in response_mapping request_signing; do
   corpus="$(mktemp -d)"

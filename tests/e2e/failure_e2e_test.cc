@@ -524,7 +524,9 @@ TEST_F(FailureE2eTest, UpstreamThatNeverCompletesTlsHitsTheDeadline) {
   options.endpoint = "https://127.0.0.1:" + std::to_string(silent.port());
   GatewayUnderTest gateway(standin_, options);
   auto closed = silent.peer_closed();
-  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
+  // Long enough for the connection to be made even on a loaded sanitizer run (a call that ran
+  // out of time before connecting would leave nothing for the server to see closed).
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(1000));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);
 }

@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/command_line.h"
 #include "standin/standin.h"
 
@@ -27,6 +28,9 @@ ABSL_FLAG(std::string, sk, "", "Secret key the stand-in accepts (SDK-HMAC-SHA256
 ABSL_FLAG(std::string, token, "", "X-Auth-Token value the stand-in accepts; empty refuses tokens");
 ABSL_FLAG(std::string, ca_out, "", "If set, write the test CA certificate (PEM) to this path");
 ABSL_FLAG(std::string, port_file, "", "If set, write the listening port to this path");
+ABSL_FLAG(absl::Duration, delay, absl::ZeroDuration(),
+          "Answer every request this much later (the wait does not block the server)");
+ABSL_FLAG(bool, quiet, false, "Do not log each request (for load tests)");
 ABSL_FLAG(std::string, cert, "valid",
           "Server certificate to present: valid, wrong-host, expired or untrusted");
 
@@ -105,8 +109,12 @@ int main(int argc, char** argv) {
   }
 
   CodeArtsStandin standin(std::move(options), pki);
-  standin.SetHandler([&standin](const RecordedRequest& request) {
+  const auto delay = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_delay));
+  const bool quiet = absl::GetFlag(FLAGS_quiet);
+  standin.SetHandler([&standin, delay, quiet](const RecordedRequest& request) {
     StandinReply reply = standin.DefaultReply(request);
+    reply.delay = delay;
+    if (quiet) return reply;
     // Never the Authorization header or the token: the log may end up in CI artifacts.
     std::cerr << absl::StrCat("codearts-standin: ", request.method, " ", request.target, " -> ",
                               reply.status, " auth_ok=", request.auth_ok ? "true" : "false",

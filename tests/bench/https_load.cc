@@ -1,0 +1,129 @@
+// The direct leg of the gateway benchmark: the same REST call the gateway makes
+// (POST /v3/pipelines/{id}/stop?build_id=…), sent straight to an HTTPS server with the gateway's
+// own HTTPS client and driven by the same load engine as `pipelinectl bench`, so that the two
+// legs differ only by the gateway. With HUAWEICLOUD_SDK_AK/SK set, every request is signed
+// (SDK-HMAC-SHA256, fresh X-Sdk-Date) as the gateway signs it. Counts every answer: anything
+// but HTTP 200 is a failed call.
+//
+//   https_load --endpoint=https://127.0.0.1:8443 --ca-file=ca.pem (--concurrency=N | --rate=R)
+//              [--duration=10s] [--warmup=1s] [--calls=N] [--max-connections=N]
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/time/time.h"
+#include "auth/clock.h"
+#include "auth/signer.h"
+#include "cli/command_line.h"
+#include "client/load_runner.h"
+#include "upstream/endpoint.h"
+#include "upstream/https_client.h"
+#include "upstream/tls_context.h"
+
+ABSL_FLAG(std::string, endpoint, "", "https://host:port of the server");
+ABSL_FLAG(std::string, ca_file, "", "PEM CA to trust");
+ABSL_FLAG(int, concurrency, 0, "calls kept in flight (closed loop)");
+ABSL_FLAG(double, rate, 0, "calls started per second (open loop)");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time, after --warmup");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1), "time run but not measured first");
+ABSL_FLAG(uint64_t, calls, 0, "start exactly this many calls instead");
+ABSL_FLAG(int, max_connections, 1024, "most connections open at once");
+
+namespace asio = boost::asio;
+
+int main(int argc, char** argv) {
+  auto positional = codearts::cli::ParseFlags(argc, argv);
+  if (!positional.ok()) {
+    std::cerr << "https_load: " << positional.status().message() << "\n";
+    return 2;
+  }
+  auto endpoint = codearts::upstream::ParseEndpoint(absl::GetFlag(FLAGS_endpoint));
+  auto tls = codearts::upstream::MakeClientTlsContext(absl::GetFlag(FLAGS_ca_file));
+  if (!endpoint.ok() || !tls.ok()) {
+    std::cerr << "https_load: bad --endpoint or --ca-file\n";
+    return 2;
+  }
+  asio::io_context io(1);
+  auto work = asio::make_work_guard(io);
+  codearts::upstream::ClientOptions client_options;
+  client_options.pool.max_connections =
+      static_cast<std::size_t>(absl::GetFlag(FLAGS_max_connections));
+  client_options.retry.max_attempts = 1;  // a benchmark counts failures, it does not hide them
+  codearts::upstream::HttpsClient client(io, **tls, *endpoint, client_options);
+  std::thread io_thread([&io] { io.run(); });
+
+  codearts::upstream::HttpRequest request;
+  request.method = "POST";
+  request.target =
+      "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/"
+      "stop?build_id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b";
+  request.headers = {{"Content-Type", "application/json"},
+                     {"User-Agent", "codearts-gateway-bench"},
+                     {"X-Project-Id", "0123456789abcdef0123456789abcdef"}};
+
+  codearts::upstream::PrepareRequest sign;
+  const char* access_key = std::getenv("HUAWEICLOUD_SDK_AK");
+  const char* secret_key = std::getenv("HUAWEICLOUD_SDK_SK");
+  if (access_key != nullptr && secret_key != nullptr) {
+    sign = [ak = std::string(access_key), sk = std::string(secret_key)](
+               std::string_view host, codearts::upstream::HttpRequest& http) -> absl::Status {
+      http.headers.resize(3);  // the fixed headers above; the rest is per attempt
+      http.headers.emplace_back(codearts::auth::kSdkDateHeader,
+                                codearts::auth::FormatSdkDate(std::chrono::system_clock::now()));
+      codearts::auth::SigningRequest signing{
+          http.method,
+          "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/stop",
+          {{"build_id", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"}},
+          {{"Host", std::string(host)}, http.headers[0], http.headers[2], http.headers[3]},
+          http.body};
+      auto signature = codearts::auth::SignSdkHmacSha256(signing, ak, sk);
+      if (!signature.ok()) return signature.status();
+      http.headers.emplace_back("Authorization", std::move(signature->authorization));
+      return absl::OkStatus();
+    };
+  }
+
+  codearts::client::LoadOptions load;
+  load.concurrency = absl::GetFlag(FLAGS_concurrency);
+  load.rate = absl::GetFlag(FLAGS_rate);
+  load.duration = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_duration));
+  load.warmup = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_warmup));
+  load.calls = absl::GetFlag(FLAGS_calls);
+  if ((load.concurrency > 0) == (load.rate > 0)) {
+    std::cerr << "https_load: give one of --concurrency, --rate\n";
+    return 2;
+  }
+  const auto report = codearts::client::RunLoad(load, [&](std::function<void(int)> done) {
+    asio::co_spawn(
+        asio::make_strand(io),
+        [&client, &request, &sign, done = std::move(done)]() -> asio::awaitable<void> {
+          auto response = co_await client.Send(
+              request, sign, std::chrono::steady_clock::now() + std::chrono::seconds(10), {},
+              nullptr);
+          // 0 for HTTP 200; otherwise the HTTP status, or 1 for a transport failure.
+          done(!response.ok()            ? 1
+               : response->status == 200 ? 0
+                                         : static_cast<int>(response->status));
+        },
+        asio::detached);
+  });
+  std::cout << codearts::client::FormatLoadReport(report, [](int code) {
+    if (code == 0) return std::string("OK");
+    if (code == 1) return std::string("TRANSPORT_ERROR");
+    return "HTTP_" + std::to_string(code);
+  });
+  work.reset();
+  io.stop();
+  io_thread.join();
+  return report.calls > 0 && report.ok == report.calls ? 0 : 1;
+}

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The gateway's performance suite. Starts nginx (Debian's nginx-light) as an HTTPS upstream on
+# loopback answering the Stop path with the documented 200 body, the gateway in front of it, and
+# drives both with the same load generators; then the asynchrony, footprint and sporadic-traffic
+# checks. Every call of every run is checked (a run with any non-OK call is reported FAILED).
+# Prints one table: each figure next to its reference from the same run, median of the runs.
+#
+#   bash tests/bench/run_bench.sh [runs=3] [seconds per load run=8]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$(pwd)"
+runs="${1:-3}"
+seconds="${2:-8}"
+concurrency=16  # saturation: enough to keep both cores busy, same for every leg
+
+bash tests/install_deps.sh
+if ! command -v nginx >/dev/null || ! command -v h2load >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nginx-light nghttp2-client procps
+fi
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building (release preset)" >&2
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target codearts-gateway pipelinectl https_load \
+  codearts-standin micro_bench >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+bin="$root/build/release"
+bench_bin="$bin/tests/bench"
+
+free_port() {  # asks the kernel for a free loopback port
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' \
+    2>/dev/null || shuf -i 20000-60000 -n 1
+}
+cpu_ticks() {  # user+system CPU of a process and its threads, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+result_field() { sed -n "s/.*RESULT.* $2=\([^ ]*\).*/\1/p" "$1"; }
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+hz="$(getconf CLK_TCK)"
+
+# --- the upstream: nginx over TLS 1.3, keep-alive, one worker --------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+nginx_port="$(free_port)"
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx;
+  proxy_temp_path $work/nginx;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/cert.pem;
+    ssl_certificate_key $work/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location /v3/pipelines/ {
+      default_type application/json;
+      return 200 '{"pipeline_id":"0f1e2d3c4b5a69788796a5b4c3d2e1f0","pipeline_name":"bench"}';
+    }
+  }
+}
+EOF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!)
+nginx_master=$!
+for _ in $(seq 100); do nginx_worker="$(pgrep -P "$nginx_master" | head -n 1 || true)"; [[ -n "$nginx_worker" ]] && break; sleep 0.05; done
+upstream="https://127.0.0.1:$nginx_port"
+stop_path="/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/stop?build_id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"
+
+export HUAWEICLOUD_SDK_AK=BENCHACCESSKEY000001 HUAWEICLOUD_SDK_SK=bench-secret-key-not-checked
+start_gateway() {  # start_gateway <endpoint> <ca> <extra flags...>; sets gw_pid gw_port gw_admin
+  local endpoint="$1" ca="$2"; shift 2
+  gw_port="$(free_port)"; gw_admin="$(free_port)"
+  local t0; t0="$(date +%s%N)"
+  "$bin/gateway/codearts-gateway" --endpoint="$endpoint" --ca-file="$ca" \
+    --listen="127.0.0.1:$gw_port" --admin-listen="127.0.0.1:$gw_admin" \
+    --max-in-flight=10000 --project-id=0123456789abcdef0123456789abcdef "$@" \
+    >"$work/gateway.log" 2>&1 &
+  gw_pid=$!
+  pids+=("$gw_pid")
+  "$bin/client/pipelinectl" health --target="127.0.0.1:$gw_port" --timeout=10s >/dev/null
+  # From the fork to the log line written once the gateway serves (SERVING set).
+  local serving_ts; serving_ts="$(sed -n 's/.*"ts":"\([^"]*\)".*"msg":"codearts-gateway serving".*/\1/p' "$work/gateway.log")"
+  startup_ms="$(awk -v a="$t0" -v b="$(date -d "$serving_ts" +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e6}')"
+}
+stop_gateway() { kill -TERM "$gw_pid"; wait "$gw_pid" || true; }
+non_ok_calls() {  # non-OK Stop calls the gateway counted, from its /metrics
+  exec 3<>"/dev/tcp/127.0.0.1/$gw_admin"
+  printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+  awk '/^codearts_gateway_calls_total\{/ && !/code="OK"/ {s += $2} END {print s + 0}' <&3
+  exec 3<&-
+}
+
+# A gRPC Stop request for h2load: the 5-byte gRPC prefix, then the StopRequest message.
+printf '\x00\x00\x00\x00\x44\x0a\x200f1e2d3c4b5a69788796a5b4c3d2e1f0\x12\x203c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b' \
+  >"$work/stop.grpc"
+: >"$work/empty"
+
+failures=0
+check() {  # check <what> <result file>: a run with any non-OK call fails the benchmark
+  if ! grep -q "RESULT" "$2" || [[ "$(result_field "$2" failed)" != "0" ]]; then
+    echo "FAILED RUN: $1 had non-OK calls or no result:" >&2; cat "$2" >&2; failures=$((failures + 1))
+  fi
+}
+h2load_rps() { sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$1"; }
+h2load_ok() {  # every request answered 2xx, none failed or errored
+  grep -q "requests: .* 0 failed, 0 errored" "$1" && grep -q "status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" "$1"
+}
+
+for run in $(seq "$runs"); do
+  echo "== run $run of $runs" >&2
+  start_gateway "$upstream" "$work/cert.pem"
+  echo "$startup_ms" >>"$work/startup_ms"
+  sleep 1  # idle, then read the footprint
+  status_field "$gw_pid" VmRSS >>"$work/idle_rss_kb"
+
+  # Throughput and CPU at saturation, h2load for both legs (HTTP/1.1+TLS to nginx; gRPC to the
+  # gateway, which calls nginx): the same generator, the same concurrency.
+  h2load --h1 -c "$concurrency" -m 1 -D "$seconds" --warm-up-time=1 -d "$work/empty" \
+    -H 'content-type: application/json' "$upstream$stop_path" >"$work/h2load_direct" 2>&1
+  h2load_ok "$work/h2load_direct" || { echo "FAILED RUN: h2load direct" >&2; cat "$work/h2load_direct" >&2; failures=$((failures + 1)); }
+  h2load_rps "$work/h2load_direct" >>"$work/direct_rps"
+
+  gw_cpu0="$(cpu_ticks "$gw_pid")"; ng_cpu0="$(cpu_ticks "$nginx_worker")"
+  h2load -c "$concurrency" -m 1 -D "$seconds" -d "$work/stop.grpc" \
+    -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$gw_port/codearts.pipeline.v1.PipelineService/Stop" >"$work/h2load_gw" 2>&1
+  gw_cpu1="$(cpu_ticks "$gw_pid")"; ng_cpu1="$(cpu_ticks "$nginx_worker")"
+  calls="$(sed -n 's/^requests: [0-9]* total, [0-9]* started, \([0-9]*\) done.*/\1/p' "$work/h2load_gw")"
+  h2load_ok "$work/h2load_gw" && [[ "$(non_ok_calls)" == "0" ]] \
+    || { echo "FAILED RUN: h2load gateway" >&2; cat "$work/h2load_gw" >&2; failures=$((failures + 1)); }
+  h2load_rps "$work/h2load_gw" >>"$work/gateway_rps"
+  # The gateway's CPU per call, and nginx's per request it served for those calls (same run).
+  awk -v c="$((gw_cpu1 - gw_cpu0))" -v n="$calls" -v hz="$hz" 'BEGIN {printf "%.1f\n", c / hz / n * 1e6}' >>"$work/gw_cpu_us"
+  awk -v c="$((ng_cpu1 - ng_cpu0))" -v n="$calls" -v hz="$hz" 'BEGIN {printf "%.1f\n", c / hz / n * 1e6}' >>"$work/nginx_cpu_us"
+
+  # The same comparison with the project's own generator, which checks every status.
+  "$bin/client/pipelinectl" bench --target="127.0.0.1:$gw_port" --concurrency="$concurrency" \
+    --duration="${seconds}s" >"$work/pctl_sat" 2>&1 || true
+  check "pipelinectl bench --concurrency=$concurrency" "$work/pctl_sat"
+  result_field "$work/pctl_sat" rps >>"$work/pctl_gateway_rps"
+  "$bench_bin/https_load" --endpoint="$upstream" --ca-file="$work/cert.pem" \
+    --concurrency="$concurrency" --duration="${seconds}s" >"$work/https_sat" 2>&1 || true
+  check "https_load --concurrency=$concurrency" "$work/https_sat"
+  result_field "$work/https_sat" rps >>"$work/pctl_direct_rps"
+
+  # Added latency at a fixed offered load of 1,000 calls/s.
+  "$bin/client/pipelinectl" bench --target="127.0.0.1:$gw_port" --rate=1000 \
+    --duration="${seconds}s" >"$work/pctl_rate" 2>&1 || true
+  check "pipelinectl bench --rate=1000" "$work/pctl_rate"
+  "$bench_bin/https_load" --endpoint="$upstream" --ca-file="$work/cert.pem" --rate=1000 \
+    --duration="${seconds}s" >"$work/https_rate" 2>&1 || true
+  check "https_load --rate=1000" "$work/https_rate"
+  for p in p50_us p99_us; do
+    result_field "$work/pctl_rate" "$p" >>"$work/gw_rate_$p"
+    result_field "$work/https_rate" "$p" >>"$work/direct_rate_$p"
+  done
+
+  # Sporadic traffic: 20 calls each after 1.1 s of idle, against back-to-back calls.
+  "$bin/client/pipelinectl" bench --target="127.0.0.1:$gw_port" --concurrency=1 \
+    --duration=3s >"$work/busy" 2>&1 || true
+  check "back-to-back calls" "$work/busy"
+  "$bin/client/pipelinectl" bench --target="127.0.0.1:$gw_port" --rate=0.909 --calls=21 \
+    >"$work/sporadic" 2>&1 || true
+  check "sporadic calls" "$work/sporadic"
+  result_field "$work/busy" p99_us >>"$work/busy_p99_us"
+  result_field "$work/sporadic" p99_us >>"$work/sporadic_p99_us"
+  stop_gateway
+
+  # Asynchrony: 2,000 calls at once against an upstream that answers after 1 s.
+  "$bin/tests/standin/codearts-standin" --ak="$HUAWEICLOUD_SDK_AK" --sk="$HUAWEICLOUD_SDK_SK" \
+    --delay=1s --quiet --ca-out="$work/standin-ca.pem" --port-file="$work/standin-port" \
+    2>"$work/standin.log" &
+  standin_pid=$!
+  pids+=("$standin_pid")
+  for _ in $(seq 200); do [[ -s "$work/standin-port" ]] && break; sleep 0.05; done
+  start_gateway "https://127.0.0.1:$(cat "$work/standin-port")" "$work/standin-ca.pem" \
+    --max-connections=2500
+  threads_before="$(status_field "$gw_pid" Threads)"
+  "$bin/client/pipelinectl" bench --target="127.0.0.1:$gw_port" --concurrency=2000 --calls=2000 \
+    --channels=4 --timeout=10s >"$work/burst" 2>&1 || true
+  check "2,000 concurrent calls" "$work/burst"
+  threads_after="$(status_field "$gw_pid" Threads)"
+  result_field "$work/burst" seconds >>"$work/burst_seconds"
+  echo "$((threads_after - threads_before))" >>"$work/burst_thread_growth"
+  status_field "$gw_pid" VmHWM >>"$work/burst_peak_rss_kb"
+  stop_gateway
+  kill -TERM "$standin_pid"; wait "$standin_pid" || true
+  rm -f "$work/standin-port"
+done
+
+m() { median <"$work/$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == "<=") ? v <= t : v >= t; print ok ? "met" : "MISSED"}'; }
+
+gw_cpu="$(m gw_cpu_us)"; ng_cpu="$(m nginx_cpu_us)"; cpu_ratio="$(ratio "$gw_cpu" "$ng_cpu")"
+direct_rps="$(m direct_rps)"; gateway_rps="$(m gateway_rps)"; rps_ratio="$(ratio "$gateway_rps" "$direct_rps")"
+pctl_direct="$(m pctl_direct_rps)"; pctl_gw="$(m pctl_gateway_rps)"; pctl_ratio="$(ratio "$pctl_gw" "$pctl_direct")"
+add50="$(awk -v a="$(m gw_rate_p50_us)" -v b="$(m direct_rate_p50_us)" 'BEGIN {printf "%.3f", (a - b) / 1000}')"
+add99="$(awk -v a="$(m gw_rate_p99_us)" -v b="$(m direct_rate_p99_us)" 'BEGIN {printf "%.3f", (a - b) / 1000}')"
+sporadic_add="$(awk -v a="$(m sporadic_p99_us)" -v b="$(m busy_p99_us)" 'BEGIN {printf "%.3f", (a - b) / 1000}')"
+burst_s="$(m burst_seconds)"; burst_threads="$(m burst_thread_growth)"
+burst_rss="$(awk -v k="$(m burst_peak_rss_kb)" 'BEGIN {printf "%.1f", k / 1024}')"
+idle_rss="$(awk -v k="$(m idle_rss_kb)" 'BEGIN {printf "%.1f", k / 1024}')"
+startup="$(m startup_ms)"
+
+echo
+echo "codearts-gateway benchmark: median of $runs runs, ${seconds} s per load run, concurrency $concurrency, $(nproc) cores"
+printf '%-58s %-26s %-34s %s\n' "figure" "measured" "reference (same run)" "target"
+printf '%-58s %-26s %-34s %s\n' \
+  "CPU per Stop call, gateway process (user+sys)" "$gw_cpu us" "nginx: $ng_cpu us per request" "ratio $cpu_ratio <= 2.0: $(verdict "$cpu_ratio" "<=" 2.0)" \
+  "Throughput via gateway (h2load, gRPC)" "$gateway_rps calls/s" "direct HTTPS: $direct_rps req/s" "$rps_ratio >= 0.60: $(verdict "$rps_ratio" ">=" 0.60)" \
+  "Throughput via gateway (pipelinectl bench / https_load)" "$pctl_gw calls/s" "direct HTTPS: $pctl_direct req/s" "$pctl_ratio >= 0.60: $(verdict "$pctl_ratio" ">=" 0.60)" \
+  "Latency added at 1,000 calls/s, p50" "+$add50 ms" "direct p50 $(m direct_rate_p50_us) us" "<= 0.2 ms: $(verdict "$add50" "<=" 0.2)" \
+  "Latency added at 1,000 calls/s, p99" "+$add99 ms" "direct p99 $(m direct_rate_p99_us) us" "<= 1 ms: $(verdict "$add99" "<=" 1.0)" \
+  "2,000 concurrent calls, upstream answers after 1 s" "$burst_s s wall" "" "<= 1.5 s: $(verdict "$burst_s" "<=" 1.5)" \
+  "  gateway threads added during the burst" "$burst_threads" "" "0: $(verdict "$burst_threads" "<=" 0)" \
+  "  peak RSS" "$burst_rss MiB" "" "<= 150 MiB: $(verdict "$burst_rss" "<=" 150)" \
+  "Idle RSS" "$idle_rss MiB" "" "<= 20 MiB: $(verdict "$idle_rss" "<=" 20)" \
+  "Start to SERVING" "$startup ms" "" "<= 100 ms: $(verdict "$startup" "<=" 100)" \
+  "Call after 1.1 s idle, p99 over 20, minus busy p99" "+$sporadic_add ms" "busy p99 $(m busy_p99_us) us" "<= 2 ms: $(verdict "$sporadic_add" "<=" 2.0)"
+echo
+echo "micro-benchmarks (Google Benchmark, one run):"
+"$bin/tests/bench/micro_bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^Bm/p'
+if ((failures > 0)); then
+  echo "benchmark FAILED: $failures run(s) had non-OK calls (figures above are not valid)"
+  exit 1
+fi
