@@ -17,6 +17,7 @@
 #include <boost/beast/http/write.hpp>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -95,32 +96,40 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
         absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec)));
   };
 
-  tcp::resolver resolver(io_);
-  if (cancel.is_connected()) {
-    cancel.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
-  }
-  auto [resolve_ec, results] =
-      co_await resolver.async_resolve(host, std::to_string(endpoint_.port), kAsTuple);
-  if (cancel.is_connected()) cancel.clear();
+  // An IP literal needs no lookup: connecting to it directly saves the resolver's thread hop.
+  error_code literal_ec;
+  const asio::ip::address literal = asio::ip::make_address(host, literal_ec);
+  const bool is_literal = !literal_ec;
+  std::vector<tcp::endpoint> endpoints;
   // Failures below are transient (worth another connection) unless said otherwise: a refused
   // or reset connection, a failed lookup. Timeouts and cancellation end the call anyway.
   *transient = true;
-  if (resolve_ec) co_return failure("DNS resolution", resolve_ec);
-  if (std::chrono::steady_clock::now() >= deadline) {
-    co_return failure("DNS resolution", beast::error::timeout);
+  if (is_literal) {
+    endpoints.emplace_back(literal, endpoint_.port);
+  } else {
+    tcp::resolver resolver(io_);
+    if (cancel.is_connected()) {
+      cancel.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
+    }
+    auto [resolve_ec, results] =
+        co_await resolver.async_resolve(host, std::to_string(endpoint_.port), kAsTuple);
+    if (cancel.is_connected()) cancel.clear();
+    if (resolve_ec) co_return failure("DNS resolution", resolve_ec);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      co_return failure("DNS resolution", beast::error::timeout);
+    }
+    for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
 
   auto& tcp_stream = beast::get_lowest_layer(connection.stream);
   tcp_stream.expires_at(deadline);
   CloseOnCancel(cancel, connection);
-  auto [connect_ec, connected] = co_await tcp_stream.async_connect(results, kAsTuple);
+  auto [connect_ec, connected] = co_await tcp_stream.async_connect(endpoints, kAsTuple);
   if (connect_ec) co_return failure("connect", connect_ec);
   tcp_stream.socket().set_option(tcp::no_delay(true));
 
   SSL* ssl = connection.stream.native_handle();
-  error_code address_ec;
-  asio::ip::make_address(host, address_ec);
-  if (address_ec) {
+  if (!is_literal) {
     // SNI carries names only, never IP literals (RFC 6066 section 3).
     // SSL_set_tlsext_host_name is a macro with a C-style cast; call what it expands to.
     if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
