@@ -86,6 +86,11 @@ GatewayMetrics::GatewayMetrics(std::string version)
                                             "(the previous credentials were kept)")
                                       .Register(*registry_)
                                       .Add({})),
+      tls_handshakes_(prometheus::BuildCounter()
+                          .Name("codearts_gateway_upstream_tls_handshakes_total")
+                          .Help("TLS handshakes with the upstream: resumed=\"true\" when an "
+                                "earlier session was resumed (no certificate verification)")
+                          .Register(*registry_)),
       stop_call_duration_(call_duration_.Add({{"method", "Stop"}}, LatencyBuckets())) {
   prometheus::BuildGauge()
       .Name("codearts_gateway_build_info")
@@ -95,6 +100,7 @@ GatewayMetrics::GatewayMetrics(std::string version)
       .Set(1);
   // Present from the start, so that rate() and absent() behave before the first event.
   for (const char* state : {"open", "idle", "connecting"}) connections_.Add({{"state", state}});
+  for (const char* resumed : {"true", "false"}) tls_handshakes_.Add({{"resumed", resumed}});
   for (const char* reason : {"missing", "rejected", "signing"}) {
     credential_errors_.Add({{"reason", reason}});
   }
@@ -172,6 +178,10 @@ std::string GatewayMetrics::Serialize() {
     CatchUp(credential_reloads_, now.credential_reloads, last_snapshot_.credential_reloads);
     CatchUp(credential_reload_failures_, now.credential_reload_failures,
             last_snapshot_.credential_reload_failures);
+    CatchUp(tls_handshakes_.Add({{"resumed", "false"}}), now.tls_full_handshakes,
+            last_snapshot_.tls_full_handshakes);
+    CatchUp(tls_handshakes_.Add({{"resumed", "true"}}), now.tls_resumed_handshakes,
+            last_snapshot_.tls_resumed_handshakes);
     last_snapshot_ = now;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -28,6 +28,8 @@ struct MetricsSnapshot {
   std::int64_t calls_waiting_for_connection = 0;
   std::uint64_t credential_reloads = 0;
   std::uint64_t credential_reload_failures = 0;
+  std::uint64_t tls_full_handshakes = 0;
+  std::uint64_t tls_resumed_handshakes = 0;
 };
 
 /// Why a call could not be authenticated.
@@ -76,6 +78,7 @@ class GatewayMetrics {
   prometheus::Gauge& waiting_for_connection_;
   prometheus::Counter& credential_reloads_;
   prometheus::Counter& credential_reload_failures_;
+  prometheus::Family<prometheus::Counter>& tls_handshakes_;
 
   // Children for the one method served, looked up without the family's lock on the hot path.
   std::array<std::atomic<prometheus::Counter*>, kGrpcCodes> stop_calls_{};

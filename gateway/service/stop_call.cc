@@ -182,6 +182,8 @@ observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context) {
   snapshot.calls_waiting_for_connection = static_cast<std::int64_t>(client.waiting);
   snapshot.credential_reloads = credentials.reloads;
   snapshot.credential_reload_failures = credentials.reload_failures;
+  snapshot.tls_full_handshakes = client.full_handshakes;
+  snapshot.tls_resumed_handshakes = client.resumed_handshakes;
   return snapshot;
 }
 

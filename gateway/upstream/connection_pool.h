@@ -39,6 +39,8 @@ struct Connection {
   boost::beast::flat_buffer buffer;
   std::uint64_t id;
   bool established = false;
+  /// Whether this connection's TLS session was offered to later connections for resumption.
+  bool session_shared = false;
   std::uint64_t requests = 0;
   std::chrono::steady_clock::time_point idle_since{};
 };

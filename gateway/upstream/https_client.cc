@@ -69,6 +69,30 @@ HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint
       health_(options.retry.down_after_connect_failures, options.retry.probe_interval),
       random_(std::random_device{}()) {}
 
+HttpsClient::~HttpsClient() {
+  if (session_ != nullptr) SSL_SESSION_free(session_);
+}
+
+void HttpsClient::OfferSession(Connection& connection) {
+  std::lock_guard lock(session_mutex_);
+  if (session_ != nullptr) SSL_set_session(connection.stream.native_handle(), session_);
+}
+
+void HttpsClient::ShareSession(Connection& connection) {
+  // TLS 1.3 sends its session tickets after the handshake, so the session is taken once a
+  // response has been read on the connection.
+  connection.session_shared = true;
+  SSL_SESSION* session = SSL_get1_session(connection.stream.native_handle());
+  if (session == nullptr) return;
+  if (SSL_SESSION_is_resumable(session) != 1) {
+    SSL_SESSION_free(session);
+    return;
+  }
+  std::lock_guard lock(session_mutex_);
+  if (session_ != nullptr) SSL_SESSION_free(session_);
+  session_ = session;
+}
+
 ClientStats HttpsClient::GetStats() const {
   const ConnectionPool::Stats pool = pool_.GetStats();
   ClientStats stats;
@@ -76,6 +100,8 @@ ClientStats HttpsClient::GetStats() const {
   stats.idle = pool.idle;
   stats.waiting = pool.waiting;
   stats.connecting = connecting_.load(std::memory_order_relaxed);
+  stats.full_handshakes = full_handshakes_.load(std::memory_order_relaxed);
+  stats.resumed_handshakes = resumed_handshakes_.load(std::memory_order_relaxed);
   return stats;
 }
 
@@ -139,6 +165,7 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
   }
   connection.stream.set_verify_mode(asio::ssl::verify_peer);
   connection.stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  OfferSession(connection);
   tcp_stream.expires_at(deadline);
   auto [handshake_ec] =
       co_await connection.stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
@@ -154,6 +181,8 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
   }
   connection.established = true;
   *transient = false;
+  (SSL_session_reused(ssl) == 1 ? resumed_handshakes_ : full_handshakes_)
+      .fetch_add(1, std::memory_order_relaxed);
   if (observability::LogEnabled(observability::LogLevel::kDebug)) {
     observability::Log(
         observability::LogLevel::kDebug,
@@ -298,6 +327,7 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
   if (cancel.is_connected()) cancel.clear();
   record_outcome(result.response.ok() ? result.response->status : 0);
   ++connection->requests;
+  if (!connection->session_shared && result.response.ok()) ShareSession(*connection);
   // A pooled connection the server closed before answering anything: the keep-alive race.
   result.not_sent = reused && result.failed_before_response;
   pool_.Release(std::move(connection), result.response.ok() && result.keep_alive);

@@ -54,10 +54,12 @@ struct ExchangeInfo {
 
 /// The client's connections at one moment, for metrics.
 struct ClientStats {
-  std::size_t open = 0;        // established or being established
-  std::size_t idle = 0;        // in the pool, ready for reuse
-  std::size_t connecting = 0;  // resolving, connecting or in the TLS handshake
-  std::size_t waiting = 0;     // calls waiting for a connection (the pool is at its cap)
+  std::size_t open = 0;                  // established or being established
+  std::size_t idle = 0;                  // in the pool, ready for reuse
+  std::size_t connecting = 0;            // resolving, connecting or in the TLS handshake
+  std::size_t waiting = 0;               // calls waiting for a connection (the pool is at its cap)
+  std::uint64_t full_handshakes = 0;     // TLS handshakes with certificate verification
+  std::uint64_t resumed_handshakes = 0;  // TLS handshakes that resumed an earlier session
 };
 
 /// An async HTTPS/1.1 client for one endpoint, over a bounded keep-alive pool. Knows nothing of
@@ -68,6 +70,9 @@ class HttpsClient {
  public:
   HttpsClient(boost::asio::io_context& io, boost::asio::ssl::context& tls, Endpoint endpoint,
               ClientOptions options);
+  HttpsClient(const HttpsClient&) = delete;
+  HttpsClient& operator=(const HttpsClient&) = delete;
+  ~HttpsClient();
 
   /// Sends `request` and reads the response, all before `deadline`. `prepare` (may be empty) runs
   /// right before each write. Arguments are taken by value: the coroutine outlives the caller's
@@ -108,6 +113,14 @@ class HttpsClient {
   RetryBudget budget_;
   UpstreamHealth health_;
   std::atomic<std::size_t> connecting_{0};
+  std::atomic<std::uint64_t> full_handshakes_{0};
+  std::atomic<std::uint64_t> resumed_handshakes_{0};
+  // The last resumable TLS session from this endpoint, offered to each new connection: a
+  // resumed handshake skips certificate verification, which is most of a new connection's CPU.
+  void ShareSession(Connection& connection);
+  void OfferSession(Connection& connection);
+  std::mutex session_mutex_;
+  SSL_SESSION* session_ = nullptr;  // guarded by session_mutex_; owned
   std::mutex random_mutex_;
   std::mt19937_64 random_;
 };

@@ -102,6 +102,22 @@ TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
   EXPECT_EQ(stats.idle, stats.open);
 }
 
+TEST_F(HttpsClientTest, NewConnectionsResumeTheTlsSessionOfAnEarlierOne) {
+  standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(200)); });
+  StartClient(/*max_connections=*/4);
+  ASSERT_TRUE(Send(seconds(10)).get().ok());
+  EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
+  EXPECT_EQ(client_->GetStats().resumed_handshakes, 0u);
+  // Two at once: one takes the pooled connection, the other opens a new one, resuming.
+  auto first = Send(seconds(10));
+  auto second = Send(seconds(10));
+  ASSERT_TRUE(first.get().ok());
+  ASSERT_TRUE(second.get().ok());
+  EXPECT_EQ(standin_.ConnectionsAccepted(), 2u);
+  EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
+  EXPECT_EQ(client_->GetStats().resumed_handshakes, 1u);
+}
+
 TEST_F(HttpsClientTest, WaitingForAFullPoolIsBoundedByTheDeadline) {
   standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(600)); });
   StartClient(/*max_connections=*/1);

@@ -97,6 +97,8 @@ TEST(MetricsE2eTest, ScrapeCountsEveryCallByCodeAndEveryUpstreamRequestByStatus)
   EXPECT_EQ(MetricValue(m, "codearts_gateway_upstream_connections", R"(state="open")"), 1);
   EXPECT_EQ(MetricValue(m, "codearts_gateway_upstream_connections", R"(state="idle")"), 1);
   EXPECT_EQ(MetricValue(m, "codearts_gateway_upstream_connections", R"(state="connecting")"), 0);
+  EXPECT_EQ(MetricValue(m, "codearts_gateway_upstream_tls_handshakes_total", R"(resumed="false")"),
+            1);
   EXPECT_EQ(MetricValue(m, "codearts_gateway_build_info", R"(version="test")"), 1);
 }
 
