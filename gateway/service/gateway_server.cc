@@ -32,6 +32,10 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
       options.address,
       options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&service_);
+  // Reflection is a synchronous service: one polling thread for it, never a second one spawned
+  // under load (the gateway's thread count stays flat).
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 1);
   builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
   // Room for a large IAM token in x-auth-token, and no more.
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
