@@ -1,7 +1,6 @@
 #include "service/gateway_server.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "observability/log.h"
@@ -25,13 +24,16 @@ GatewayServer::GatewayServer(CallContext& context) : context_(context) {}
 GatewayServer::~GatewayServer() { Shutdown(std::chrono::system_clock::now()); }
 
 absl::Status GatewayServer::Start(const ListenOptions& options) {
-  grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's own health service uses the callback API, whose extra thread joins in polling every
+  // connection (measured: about 7 us of CPU per call); HealthService runs on our queue instead.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(
       options.address,
       options.credentials ? options.credentials : grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(&service_);
+  builder.RegisterService(health_.service());
   // Reflection is a synchronous service: one polling thread for it, never a second one spawned
   // under load (the gateway's thread count stays flat).
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
@@ -55,8 +57,15 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     health_builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
                                     &health_port_);
     health_builder.SetMaxReceiveMessageSize(1024);
+    health_builder.RegisterService(probe_health_.service());
+    probe_cq_ = health_builder.AddCompletionQueue();
     health_server_ = health_builder.BuildAndStart();
     if (!health_server_) {
+      probe_cq_->Shutdown();
+      void* probe_tag = nullptr;
+      bool probe_ok = false;
+      while (probe_cq_->Next(&probe_tag, &probe_ok)) {
+      }
       server_->Shutdown(std::chrono::system_clock::now());
       cq_->Shutdown();
       void* tag = nullptr;
@@ -68,43 +77,46 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
           absl::StrCat("cannot listen on health address ", options.health_address));
     }
   }
-  cq_thread_ = std::thread([this] { PollCompletionQueue(); });
+  SetHealth(kLivenessService, true);
+  SetHealth("", true);
+  SetHealth(kPipelineServiceName, true);
+  cq_thread_ = std::thread([this] { PollCompletionQueue(*cq_); });
   StopCall::Spawn(context_, service_, *cq_);
-  SetHealth(true);
-  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
-    if (server != nullptr)
-      server->GetHealthCheckService()->SetServingStatus(kLivenessService, true);
+  health_.Start(*cq_);
+  if (health_server_) {
+    probe_thread_ = std::thread([this] { PollCompletionQueue(*probe_cq_); });
+    probe_health_.Start(*probe_cq_);
   }
   ready_ = true;
   return absl::OkStatus();
 }
 
-void GatewayServer::SetHealth(bool serving) {
-  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
-    if (server == nullptr) continue;
-    server->GetHealthCheckService()->SetServingStatus("", serving);
-    server->GetHealthCheckService()->SetServingStatus(kPipelineServiceName, serving);
-  }
+void GatewayServer::SetHealth(const std::string& name, bool serving) {
+  health_.Set(name, serving);
+  probe_health_.Set(name, serving);
 }
 
-void GatewayServer::PollCompletionQueue() {
+void GatewayServer::PollCompletionQueue(grpc::ServerCompletionQueue& cq) {
   void* tag = nullptr;
   bool ok = false;
-  while (cq_->Next(&tag, &ok)) {
-    auto* call_tag = static_cast<StopCall::Tag*>(tag);
-    call_tag->call->OnTag(call_tag->kind, ok);
+  while (cq.Next(&tag, &ok)) {
+    auto* cq_tag = static_cast<CqTag*>(tag);
+    cq_tag->handler->OnTag(cq_tag->kind, ok);
   }
 }
 
 void GatewayServer::BeginDrain() {
   if (!server_ || shut_down_ || !ready_.exchange(false)) return;
-  SetHealth(false);
+  SetHealth("", false);
+  SetHealth(kPipelineServiceName, false);
 }
 
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadline) {
   if (shut_down_ || !server_) return;
   BeginDrain();
   shut_down_ = true;
+  // Open Watch streams would hold the drain until its deadline: end them first.
+  health_.EndWatches();
   // At the drain deadline, end what is still running with a status that says why; the CQ thread
   // keeps running meanwhile, so finish tags are processed.
   drain_timer_.emplace(context_.io);
@@ -120,7 +132,12 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadlin
   // refused from here on). The health listener goes last: probes keep getting answers.
   server_->Shutdown(drain_deadline + kAbortGrace);
   drain_timer_->cancel();
-  if (health_server_) health_server_->Shutdown(std::chrono::system_clock::now());
+  if (health_server_) {
+    probe_health_.EndWatches();
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    probe_cq_->Shutdown();
+    if (probe_thread_.joinable()) probe_thread_.join();
+  }
   // Calls that gRPC cancelled (caller gone, drain deadline) are finished on the Asio side a
   // moment later; their Finish must reach the completion queue before it shuts down.
   if (!context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "codearts/pipeline/v1/pipeline.grpc.pb.h"
+#include "service/health_service.h"
 #include "service/stop_call.h"
 
 namespace codearts::service {
@@ -33,8 +34,8 @@ struct ListenOptions {
   std::string health_address;
 };
 
-/// The gRPC side: PipelineService on one completion queue and its thread, plus the standard
-/// health service and server reflection.
+/// The gRPC side: PipelineService and grpc.health.v1.Health on one completion queue and its
+/// thread, plus server reflection.
 class GatewayServer {
  public:
   explicit GatewayServer(CallContext& context);
@@ -62,15 +63,20 @@ class GatewayServer {
   void Shutdown(std::chrono::system_clock::time_point drain_deadline);
 
  private:
-  void PollCompletionQueue();
-  void SetHealth(bool serving);
+  static void PollCompletionQueue(grpc::ServerCompletionQueue& cq);
+  void SetHealth(const std::string& name, bool serving);
 
   CallContext& context_;
   pipeline::v1::PipelineService::AsyncService service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<grpc::Server> health_server_;
+  HealthService health_;
   std::thread cq_thread_;
+  // The health-only listener: a server of its own, with its own queue and thread.
+  std::unique_ptr<grpc::Server> health_server_;
+  HealthService probe_health_;
+  std::unique_ptr<grpc::ServerCompletionQueue> probe_cq_;
+  std::thread probe_thread_;
   std::optional<boost::asio::steady_timer> drain_timer_;
   int port_ = 0;
   int health_port_ = 0;

@@ -201,9 +201,9 @@ StopCall::StopCall(CallContext& context, pipeline::v1::PipelineService::AsyncSer
 
 StopCall::~StopCall() = default;
 
-void StopCall::OnTag(TagKind kind, bool ok) {
+void StopCall::OnTag(int kind, bool ok) {
   switch (kind) {
-    case TagKind::kRequest:
+    case kRequest:
       if (!ok) {
         // The server is shutting down and this request slot was never matched with an RPC; gRPC
         // delivers no done tag for an unstarted call.
@@ -213,14 +213,16 @@ void StopCall::OnTag(TagKind kind, bool ok) {
       Spawn(context_, service_, cq_);
       OnRequest();
       return;
-    case TagKind::kFinish:
+    case kFinish:
       finished_ = true;
       MaybeDelete();
       return;
-    case TagKind::kDone:
+    case kDone:
       done_ = true;
       if (server_context_.IsCancelled() && exchange_) exchange_->Cancel();
       MaybeDelete();
+      return;
+    default:
       return;
   }
 }

@@ -18,6 +18,7 @@
 #include "mapping/stop_request.h"
 #include "observability/access_log.h"
 #include "observability/metrics.h"
+#include "service/cq_tag.h"
 #include "upstream/https_client.h"
 
 namespace codearts::service {
@@ -108,19 +109,13 @@ observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context);
 /// spawns the next StopCall, validates, and hands the work to Asio (StopExchange), which calls
 /// Finish exactly once; the object deletes itself on the CQ thread once both the finish tag and
 /// the done tag (AsyncNotifyWhenDone) have come back.
-class StopCall {
+class StopCall final : public CqHandler {
  public:
   /// Starts waiting for the next Stop RPC.
   static void Spawn(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
                     grpc::ServerCompletionQueue& cq);
 
-  enum class TagKind { kRequest, kFinish, kDone };
-  /// A completion-queue tag; the CQ loop calls `call->OnTag(kind, ok)`.
-  struct Tag {
-    StopCall* call;
-    TagKind kind;
-  };
-  void OnTag(TagKind kind, bool ok);
+  void OnTag(int kind, bool ok) override;
 
   /// Sends the final status (and response when OK) and writes the access log. Called once, from
   /// the CQ thread for early errors or from the call's strand.
@@ -140,9 +135,10 @@ class StopCall {
   grpc::ServerContext server_context_;
   pipeline::v1::StopRequest request_;
   grpc::ServerAsyncResponseWriter<pipeline::v1::StopResponse> responder_;
-  Tag request_tag_{this, TagKind::kRequest};
-  Tag finish_tag_{this, TagKind::kFinish};
-  Tag done_tag_{this, TagKind::kDone};
+  enum TagKind { kRequest, kFinish, kDone };
+  CqTag request_tag_{this, kRequest};
+  CqTag finish_tag_{this, kFinish};
+  CqTag done_tag_{this, kDone};
   std::chrono::steady_clock::time_point started_{};
   std::shared_ptr<StopExchange> exchange_;
   // Touched only on the CQ thread.

@@ -172,6 +172,56 @@ TEST(DrainE2eTest, ReadinessFailsAtOnceButNewCallsAreStillServed) {
   EXPECT_TRUE(during_drain.status.ok()) << during_drain.status.error_message();
 }
 
+TEST(DrainE2eTest, WatchStreamsTheDrainAndEndsAtShutdown) {
+  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  GatewayUnderTest gateway(standin);
+  using Health = grpc::health::v1::HealthCheckResponse;
+  auto health = grpc::health::v1::Health::NewStub(gateway.channel());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("codearts.pipeline.v1.PipelineService");
+  auto reader = health->Watch(&context, request);
+  Health update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.status(), Health::SERVING);
+
+  gateway.server().BeginDrain();
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.status(), Health::NOT_SERVING);
+
+  // An open Watch does not hold the drain: shutdown ends it at once.
+  const auto started = std::chrono::steady_clock::now();
+  gateway.server().Shutdown(std::chrono::system_clock::now() + seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(2));
+  EXPECT_FALSE(reader->Read(&update));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(DrainE2eTest, HealthKnowsItsServicesOnly) {
+  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  GatewayUnderTest gateway(standin);
+  auto health = grpc::health::v1::Health::NewStub(gateway.channel());
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service("no.such.Service");
+    grpc::health::v1::HealthCheckResponse response;
+    EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  auto reader = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.status(), grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN);
+  context.TryCancel();
+}
+
 TEST(DrainE2eTest, HealthOnlyListenerDoesNotServeThePipelineService) {
   CodeArtsStandin standin(StandinWithKeys(), SharedPki());
   GatewayOptions options;
