@@ -218,7 +218,9 @@ TEST_F(PipelineClientTest, StopHonoursDeadline) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
 
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_GE(elapsed, 200ms);
+  // gRPC's deadline is on the system clock and its timers fire a few ms early (197 ms seen):
+  // what matters is that the call waited for its deadline, not for the hanging server.
+  EXPECT_GE(elapsed, 180ms);
   EXPECT_LT(elapsed, 5s);
 }
 

@@ -135,12 +135,14 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadlin
   if (health_server_) {
     probe_health_.EndWatches();
     health_server_->Shutdown(std::chrono::system_clock::now());
+    probe_health_.WaitForWatchesToEnd(std::chrono::steady_clock::now() + kFinishGrace);
     probe_cq_->Shutdown();
     if (probe_thread_.joinable()) probe_thread_.join();
   }
   // Calls that gRPC cancelled (caller gone, drain deadline) are finished on the Asio side a
   // moment later; their Finish must reach the completion queue before it shuts down.
-  if (!context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {
+  if (!health_.WaitForWatchesToEnd(std::chrono::steady_clock::now() + kFinishGrace) ||
+      !context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {
     observability::Log(observability::LogLevel::kError,
                        "calls still unfinished at shutdown; shutting the queue down anyway");
   }

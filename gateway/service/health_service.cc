@@ -87,7 +87,9 @@ class HealthService::WatchCall final : public CqHandler {
         return;
       case kWrite:
         writing_ = false;
-        if (ok && !ending_ && pending_) {
+        if (ok && ending_ && !finish_started_) {
+          StartFinishLocked();  // EndLocked found this write in flight
+        } else if (ok && !ending_ && pending_) {
           const ServingStatus next = *pending_;
           pending_.reset();
           SendLocked(next);
@@ -125,28 +127,35 @@ class HealthService::WatchCall final : public CqHandler {
     writer_.Write(response_, &write_tag_);
   }
 
-  // Requires the owner's mutex. Ends the stream: with a status when no write is in flight,
-  // otherwise by cancelling it (no operation is left to start after the server shuts down).
+  // Requires the owner's mutex. Ends the stream with UNAVAILABLE, at once or when the write in
+  // flight completes (the server's shutdown waits for the call meanwhile).
   void EndLocked() {
     if (ending_) return;
     ending_ = true;
-    if (writing_) {
-      context_.TryCancel();
-      return;
-    }
-    finish_started_ = true;
-    writer_.Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"),
-                   &finish_tag_);
+    if (!writing_ && !done_) StartFinishLocked();
   }
 
  private:
   enum Kind { kRequest, kWrite, kFinish, kDone };
   WatchCall(HealthService& owner, grpc::ServerCompletionQueue& cq)
       : owner_(owner), cq_(cq), writer_(&context_) {
+    {
+      std::lock_guard lock(owner_.mutex_);
+      ++owner_.live_watches_;
+    }
     context_.AsyncNotifyWhenDone(&done_tag_);
     owner_.service_.RequestWatch(&context_, &request_, &writer_, &cq_, &cq_, &request_tag_);
   }
-  ~WatchCall() = default;
+  ~WatchCall() {
+    std::lock_guard lock(owner_.mutex_);
+    if (--owner_.live_watches_ == 0) owner_.no_watches_.notify_all();
+  }
+
+  void StartFinishLocked() {
+    finish_started_ = true;
+    writer_.Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"),
+                   &finish_tag_);
+  }
 
   // Deletes the call once gRPC holds none of its tags.
   void MaybeDeleteLocked(std::unique_lock<std::mutex>& lock) {
@@ -201,6 +210,11 @@ void HealthService::EndWatches() {
   std::lock_guard lock(mutex_);
   ending_ = true;
   for (WatchCall* watch : watches_) watch->EndLocked();
+}
+
+bool HealthService::WaitForWatchesToEnd(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return no_watches_.wait_until(lock, deadline, [this] { return live_watches_ == 0; });
 }
 
 }  // namespace codearts::service

@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -38,6 +40,11 @@ class HealthService {
   /// before shutting the server down, so that open streams do not hold the drain.
   void EndWatches();
 
+  /// After the server has shut down (its queue still running): waits until every Watch call,
+  /// including the one waiting for a request, is gone, so that no operation follows the queue's
+  /// shutdown. False if some were left at `deadline`.
+  bool WaitForWatchesToEnd(std::chrono::steady_clock::time_point deadline);
+
  private:
   class CheckCall;
   class WatchCall;
@@ -49,6 +56,8 @@ class HealthService {
   std::map<std::string, ServingStatus> statuses_;  // guarded by mutex_
   std::set<WatchCall*> watches_;                   // guarded by mutex_
   bool ending_ = false;                            // guarded by mutex_
+  int live_watches_ = 0;                           // guarded by mutex_
+  std::condition_variable no_watches_;
 };
 
 }  // namespace codearts::service
