@@ -17,6 +17,16 @@ constexpr std::chrono::seconds kFinishGrace{5};
 // later, only catches what even that did not finish.
 constexpr std::chrono::seconds kAbortGrace{1};
 
+// A queue that never had a handler of ours on it (the server failed to start) is shut down and
+// emptied, as gRPC requires before it is destroyed.
+void ShutDownUnusedQueue(grpc::ServerCompletionQueue& cq) {
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
 }  // namespace
 
 GatewayServer::GatewayServer(CallContext& context) : context_(context) {}
@@ -44,11 +54,7 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
   cq_ = builder.AddCompletionQueue();
   server_ = builder.BuildAndStart();
   if (!server_) {
-    cq_->Shutdown();
-    void* tag = nullptr;
-    bool ok = false;
-    while (cq_->Next(&tag, &ok)) {
-    }
+    ShutDownUnusedQueue(*cq_);
     shut_down_ = true;
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
@@ -61,17 +67,9 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     probe_cq_ = health_builder.AddCompletionQueue();
     health_server_ = health_builder.BuildAndStart();
     if (!health_server_) {
-      probe_cq_->Shutdown();
-      void* probe_tag = nullptr;
-      bool probe_ok = false;
-      while (probe_cq_->Next(&probe_tag, &probe_ok)) {
-      }
+      ShutDownUnusedQueue(*probe_cq_);
       server_->Shutdown(std::chrono::system_clock::now());
-      cq_->Shutdown();
-      void* tag = nullptr;
-      bool ok = false;
-      while (cq_->Next(&tag, &ok)) {
-      }
+      ShutDownUnusedQueue(*cq_);
       shut_down_ = true;
       return absl::UnavailableError(
           absl::StrCat("cannot listen on health address ", options.health_address));

@@ -431,35 +431,31 @@ TEST_F(ListenerTlsTest, MutualTlsRefusesAClientWithoutACertificate) {
   EXPECT_EQ(standin_.Requests().size(), 0u);
 }
 
+// A Stop call carrying the given metadata.
+grpc::Status StopWithMetadata(GatewayUnderTest& gateway,
+                              const std::vector<std::pair<std::string, std::string>>& metadata) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
+  for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
+  pipeline::v1::StopRequest request;
+  request.set_pipeline_id(kPipelineId);
+  request.set_build_id(kBuildId);
+  pipeline::v1::StopResponse response;
+  return gateway.stub().Stop(&context, request, &response);
+}
+
 TEST(TraceContextE2eTest, TraceparentAndRequestIdReachCodeArtsUnsigned) {
   CodeArtsStandin standin(StandinWithKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    context.AddMetadata("traceparent", kTraceparent);
-    context.AddMetadata("tracestate", "vendor=opaque");
-    context.AddMetadata("x-request-id", "caller-req-0001");
-    pipeline::v1::StopRequest request;
-    request.set_pipeline_id(kPipelineId);
-    request.set_build_id(kBuildId);
-    pipeline::v1::StopResponse response;
-    const grpc::Status status = gateway.stub().Stop(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    context.AddMetadata("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01");
-    context.AddMetadata("x-request-id", "has space");
-    pipeline::v1::StopRequest request;
-    request.set_pipeline_id(kPipelineId);
-    request.set_build_id(kBuildId);
-    pipeline::v1::StopResponse response;
-    const grpc::Status status = gateway.stub().Stop(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << status.error_message();
-  }
+  const grpc::Status traced = StopWithMetadata(gateway, {{"traceparent", kTraceparent},
+                                                         {"tracestate", "vendor=opaque"},
+                                                         {"x-request-id", "caller-req-0001"}});
+  ASSERT_TRUE(traced.ok()) << traced.error_message();
+  const grpc::Status invalid = StopWithMetadata(
+      gateway, {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"},
+                {"x-request-id", "has space"}});
+  ASSERT_TRUE(invalid.ok()) << invalid.error_message();
   const std::vector<RecordedRequest> requests = standin.Requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_TRUE(requests[0].auth_ok) << requests[0].auth_error;
