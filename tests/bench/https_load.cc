@@ -1,9 +1,8 @@
 // The direct leg of the gateway benchmark: the same REST call the gateway makes
 // (POST /v3/pipelines/{id}/stop?build_id=…), sent straight to an HTTPS server with the gateway's
 // own HTTPS client and driven by the same load engine as `pipelinectl bench`, so that the two
-// legs differ only by the gateway. With HUAWEICLOUD_SDK_AK/SK set, every request is signed
-// (SDK-HMAC-SHA256, fresh X-Sdk-Date) as the gateway signs it. Counts every answer: anything
-// but HTTP 200 is a failed call.
+// legs differ only by the gateway. The request is built and signed (HUAWEICLOUD_SDK_AK/SK) by the
+// gateway's own mapping code. Counts every answer: anything but HTTP 200 is a failed call.
 //
 //   https_load --endpoint=https://127.0.0.1:8443 --ca-file=ca.pem (--concurrency=N | --rate=R)
 //              [--duration=10s] [--warmup=1s] [--calls=N] [--max-connections=N]
@@ -17,15 +16,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
 #include "auth/clock.h"
-#include "auth/signer.h"
 #include "cli/command_line.h"
 #include "client/load_runner.h"
+#include "mapping/stop_request.h"
 #include "upstream/endpoint.h"
 #include "upstream/https_client.h"
 #include "upstream/tls_context.h"
@@ -62,36 +62,25 @@ int main(int argc, char** argv) {
   codearts::upstream::HttpsClient client(io, **tls, *endpoint, client_options);
   std::thread io_thread([&io] { io.run(); });
 
-  codearts::upstream::HttpRequest request;
-  request.method = "POST";
-  request.target =
-      "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/"
-      "stop?build_id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b";
-  request.headers = {{"Content-Type", "application/json"},
-                     {"User-Agent", "codearts-gateway-bench"},
-                     {"X-Project-Id", "0123456789abcdef0123456789abcdef"}};
-
-  codearts::upstream::PrepareRequest sign;
+  // The gateway's own request: same headers, signed the same way before each attempt.
+  codearts::pipeline::v1::StopRequest stop;
+  stop.set_pipeline_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+  stop.set_build_id("3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b");
   const char* access_key = std::getenv("HUAWEICLOUD_SDK_AK");
   const char* secret_key = std::getenv("HUAWEICLOUD_SDK_SK");
-  if (access_key != nullptr && secret_key != nullptr) {
-    sign = [ak = std::string(access_key), sk = std::string(secret_key)](
-               std::string_view host, codearts::upstream::HttpRequest& http) -> absl::Status {
-      http.headers.resize(3);  // the fixed headers above; the rest is per attempt
-      http.headers.emplace_back(codearts::auth::kSdkDateHeader,
-                                codearts::auth::FormatSdkDate(std::chrono::system_clock::now()));
-      codearts::auth::SigningRequest signing{
-          http.method,
-          "/v3/pipelines/0f1e2d3c4b5a69788796a5b4c3d2e1f0/stop",
-          {{"build_id", "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b"}},
-          {{"Host", std::string(host)}, http.headers[0], http.headers[2], http.headers[3]},
-          http.body};
-      auto signature = codearts::auth::SignSdkHmacSha256(signing, ak, sk);
-      if (!signature.ok()) return signature.status();
-      http.headers.emplace_back("Authorization", std::move(signature->authorization));
-      return absl::OkStatus();
-    };
+  if (access_key == nullptr || secret_key == nullptr) {
+    std::cerr << "https_load: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK\n";
+    return 2;
   }
+  codearts::auth::SystemClock clock;
+  const codearts::mapping::UpstreamCall call = codearts::mapping::BuildStopCall(
+      stop, {.project_id = "0123456789abcdef0123456789abcdef", .user_agent = "codearts-bench"},
+      {.token = "",
+       .ak_sk = std::make_shared<const codearts::auth::AkSkCredentials>(
+           codearts::auth::AkSkCredentials{access_key, secret_key, "", ""})},
+      clock);
+  const codearts::upstream::HttpRequest& request = call.request;
+  const codearts::upstream::PrepareRequest& sign = call.prepare;
 
   codearts::client::LoadOptions load;
   load.concurrency = absl::GetFlag(FLAGS_concurrency);

@@ -23,6 +23,14 @@ const testing::TestPki& SharedPki() {
   return *pki;
 }
 
+testing::StandinOptions StandinWithTestKeys() {
+  testing::StandinOptions options;
+  options.access_key = kAccessKey;
+  options.secret_key = kSecretKey;
+  options.valid_token = kValidToken;
+  return options;
+}
+
 std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
   google::rpc::Status details;
   if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {

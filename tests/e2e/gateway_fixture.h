@@ -37,6 +37,9 @@ inline constexpr char kBuildId[] = "3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b";
 /// The PKI is generated once per test binary: key generation is the slow part.
 const testing::TestPki& SharedPki();
 
+/// A stand-in that accepts kAccessKey/kSecretKey and kValidToken.
+testing::StandinOptions StandinWithTestKeys();
+
 struct GatewayOptions {
   /// Empty: AK/SK not configured.
   std::string access_key = kAccessKey;

@@ -24,14 +24,6 @@ using testing::RecordedRequest;
 using testing::StandinOptions;
 using testing::StandinReply;
 
-StandinOptions StandinWithKeys() {
-  StandinOptions options;
-  options.access_key = kAccessKey;
-  options.secret_key = kSecretKey;
-  options.valid_token = kValidToken;
-  return options;
-}
-
 grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
     const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
   auto health = grpc::health::v1::Health::NewStub(channel);
@@ -60,7 +52,7 @@ std::string AccessKeyOf(const RecordedRequest& request) {
 }
 
 TEST(MetricsE2eTest, ScrapeCountsEveryCallByCodeAndEveryUpstreamRequestByStatus) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
@@ -103,7 +95,7 @@ TEST(MetricsE2eTest, ScrapeCountsEveryCallByCodeAndEveryUpstreamRequestByStatus)
 }
 
 TEST(MetricsE2eTest, RetriesAndMissingCredentialsAreCounted) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   std::atomic<int> seen{0};
   standin.SetHandler([&standin, &seen](const RecordedRequest& request) {
     if (seen.fetch_add(1) == 0) {
@@ -136,7 +128,7 @@ TEST(MetricsE2eTest, RetriesAndMissingCredentialsAreCounted) {
 }
 
 TEST(AdminEndpointTest, AnswersProbesAndRefusesTheRest) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   EXPECT_EQ(gateway.Admin("/healthz").status, 200u);
   EXPECT_EQ(gateway.Admin("/readyz").status, 200u);
@@ -146,7 +138,7 @@ TEST(AdminEndpointTest, AnswersProbesAndRefusesTheRest) {
 }
 
 TEST(DrainE2eTest, ReadinessFailsAtOnceButNewCallsAreStillServed) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayOptions options;
   options.health_listener = true;
   GatewayUnderTest gateway(standin, options);
@@ -173,7 +165,7 @@ TEST(DrainE2eTest, ReadinessFailsAtOnceButNewCallsAreStillServed) {
 }
 
 TEST(DrainE2eTest, WatchStreamsTheDrainAndEndsAtShutdown) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   using Health = grpc::health::v1::HealthCheckResponse;
   auto health = grpc::health::v1::Health::NewStub(gateway.channel());
@@ -199,7 +191,7 @@ TEST(DrainE2eTest, WatchStreamsTheDrainAndEndsAtShutdown) {
 }
 
 TEST(DrainE2eTest, HealthKnowsItsServicesOnly) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   auto health = grpc::health::v1::Health::NewStub(gateway.channel());
   {
@@ -223,7 +215,7 @@ TEST(DrainE2eTest, HealthKnowsItsServicesOnly) {
 }
 
 TEST(DrainE2eTest, HealthOnlyListenerDoesNotServeThePipelineService) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayOptions options;
   options.health_listener = true;
   GatewayUnderTest gateway(standin, options);
@@ -241,7 +233,7 @@ TEST(DrainE2eTest, HealthOnlyListenerDoesNotServeThePipelineService) {
 }
 
 TEST(DrainE2eTest, InFlightCallsUnderLoadAllFinishWithinTheDrainTimeout) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   standin.SetHandler(DelayedDefaultReply(standin, milliseconds(300)));
   GatewayOptions options;
   options.max_connections = 64;
@@ -262,7 +254,7 @@ TEST(DrainE2eTest, InFlightCallsUnderLoadAllFinishWithinTheDrainTimeout) {
 }
 
 TEST(DrainE2eTest, CallsCutOffByTheDrainDeadlineEndUnavailableAndNeverHang) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   standin.SetHandler(DelayedDefaultReply(standin, seconds(30)));
   GatewayOptions options;
   options.max_connections = 64;
@@ -289,7 +281,7 @@ TEST(DrainE2eTest, CallsCutOffByTheDrainDeadlineEndUnavailableAndNeverHang) {
 TEST(CredentialRotationE2eTest, CallsAfterTheSwapUseTheNewKeyAndNoneFail) {
   constexpr char kNewAccessKey[] = "HPUAROTATEDAKID67890";
   constexpr char kNewSecretKey[] = "RotatedSecretKey/0123456789abcdefghijklmn";
-  StandinOptions standin_options = StandinWithKeys();
+  StandinOptions standin_options = StandinWithTestKeys();
   standin_options.more_key_pairs.emplace_back(kNewAccessKey, kNewSecretKey);
   CodeArtsStandin standin(standin_options, SharedPki());
   const std::string file = testing::WriteTempFile(
@@ -391,7 +383,7 @@ class ListenerTlsTest : public ::testing::Test {
     return grpc::SslCredentials(options);
   }
 
-  CodeArtsStandin standin_{StandinWithKeys(), SharedPki()};
+  CodeArtsStandin standin_{StandinWithTestKeys(), SharedPki()};
 };
 
 TEST_F(ListenerTlsTest, TlsListenerServesATlsClient) {
@@ -445,7 +437,7 @@ grpc::Status StopWithMetadata(GatewayUnderTest& gateway,
 }
 
 TEST(TraceContextE2eTest, TraceparentAndRequestIdReachCodeArtsUnsigned) {
-  CodeArtsStandin standin(StandinWithKeys(), SharedPki());
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
   constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   const grpc::Status traced = StopWithMetadata(gateway, {{"traceparent", kTraceparent},

@@ -27,17 +27,9 @@ StandinReply Reply(unsigned status, std::string body) {
   return reply;
 }
 
-StandinOptions DefaultStandinOptions() {
-  StandinOptions options;
-  options.access_key = kAccessKey;
-  options.secret_key = kSecretKey;
-  options.valid_token = kValidToken;
-  return options;
-}
-
 class StopE2eTest : public ::testing::Test {
  protected:
-  CodeArtsStandin standin_{DefaultStandinOptions(), SharedPki()};
+  CodeArtsStandin standin_{StandinWithTestKeys(), SharedPki()};
 };
 
 TEST_F(StopE2eTest, StopsAPipelineWithAVerifiedSignature) {
@@ -260,7 +252,7 @@ TEST_F(StopE2eTest, MalformedSuccessBodyIsInternalNeverOk) {
 class CertificateTest : public ::testing::TestWithParam<ServerCert> {};
 
 TEST_P(CertificateTest, BadUpstreamCertificateIsUnavailableAndNothingIsSent) {
-  StandinOptions options = DefaultStandinOptions();
+  StandinOptions options = StandinWithTestKeys();
   options.cert = GetParam();
   CodeArtsStandin standin(options, SharedPki());
   GatewayUnderTest gateway(standin);
