@@ -11,28 +11,20 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "admin/admin_server.h"
-#include "auth/clock.h"
-#include "auth/credentials.h"
-#include "auth/credentials_file.h"
+#include "app/gateway.h"
 #include "cli/command_line.h"
+#include "codearts/pipeline/v1/pipeline.grpc.pb.h"
 #include "config.h"
 #include "observability/log.h"
-#include "observability/metrics.h"
-#include "service/gateway_server.h"
 #include "service/listener_credentials.h"
-#include "upstream/https_client.h"
-#include "upstream/tls_context.h"
 #include "version.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -83,15 +75,13 @@ namespace {
 
 namespace log = codearts::observability;
 
-// The flags that GATEWAY_<NAME> environment variables may set.
-const std::vector<std::string>& GatewayFlags() {
-  static const auto* const names = new std::vector<std::string>{
-      "listen",      "endpoint",         "region",           "project_id",
-      "ca_file",     "credentials_file", "upstream_timeout", "drain_timeout",
-      "drain_delay", "io_threads",       "max_connections",  "max_in_flight",
-      "log_level",   "log_format",       "admin_listen",     "health_listen",
-      "tls_cert",    "tls_key",          "client_ca",        "allow_insecure_listen"};
-  return *names;
+// The flags that GATEWAY_<NAME> environment variables may set: every flag defined in this file.
+std::vector<std::string> GatewayFlags() {
+  std::vector<std::string> names;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "gateway/main.cc")) names.emplace_back(name);
+  }
+  return names;
 }
 
 std::chrono::milliseconds ToMillis(absl::Duration d) {
@@ -112,8 +102,9 @@ int main(int argc, char** argv) {
   // release binary.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
-      "Serves codearts.pipeline.v1.PipelineService/Stop over gRPC and forwards it to CodeArts "
-      "Pipeline (POST /v3/pipelines/{id}/stop), signed with HUAWEICLOUD_SDK_AK/SK.\n"
+      "Serves codearts.pipeline.v1.PipelineService over gRPC and forwards each call to the "
+      "CodeArts Pipeline REST API (the route declared in the proto), signed with "
+      "HUAWEICLOUD_SDK_AK/SK.\n"
       "Every flag can also be set with the environment variable GATEWAY_<FLAG> (for example\n"
       "GATEWAY_LISTEN, GATEWAY_UPSTREAM_TIMEOUT); a flag on the command line wins. Flag names\n"
       "may be written with '-' or '_' (--log-level, --log_level). Durations: 500ms, 30s, 1m.");
@@ -199,68 +190,39 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> tls =
-      codearts::upstream::MakeClientTlsContext(config->ca_file);
-  if (!tls.ok()) FailStartup(tls.status().message());
-
-  boost::asio::io_context io(config->io_threads);
-  auto work = boost::asio::make_work_guard(io);
-  codearts::upstream::ClientOptions client_options;
-  client_options.pool.max_connections = config->max_connections;
-  auto client = std::make_unique<codearts::upstream::HttpsClient>(io, **tls, config->endpoint,
-                                                                  client_options);
-  std::unique_ptr<codearts::auth::CredentialSource> credentials;
-  if (config->credentials_file.empty()) {
-    credentials = std::make_unique<codearts::auth::StaticCredentialSource>(config->credentials);
-  } else {
-    absl::StatusOr<std::unique_ptr<codearts::auth::FileCredentialSource>> from_file =
-        codearts::auth::FileCredentialSource::Open(config->credentials_file);
-    if (!from_file.ok()) FailStartup(from_file.status().message());
-    credentials = *std::move(from_file);
-  }
-  codearts::auth::SystemClock clock;
-  codearts::observability::GatewayMetrics metrics(codearts::kGatewayVersion);
-  codearts::service::ServiceOptions service_options;
-  service_options.request = {.project_id = config->project_id, .user_agent = codearts::kUserAgent};
-  service_options.upstream_timeout = config->upstream_timeout;
-  service_options.max_in_flight = config->max_in_flight;
-  codearts::service::CallContext context(io, *client, *credentials, clock, metrics,
-                                         service_options);
-  metrics.SetSnapshotSource([&context] { return codearts::service::TakeMetricsSnapshot(context); });
-
-  std::vector<std::thread> io_threads;
-  io_threads.reserve(static_cast<std::size_t>(config->io_threads));
-  for (int i = 0; i < config->io_threads; ++i) io_threads.emplace_back([&io] { io.run(); });
-  const auto stop_io = [&] {
-    work.reset();
-    io.stop();
-    for (auto& thread : io_threads) thread.join();
-  };
-
-  auto server = std::make_unique<codearts::service::GatewayServer>(context);
-  std::unique_ptr<codearts::admin::AdminServer> admin;
-  if (!config->admin_listen.empty()) {
-    admin = std::make_unique<codearts::admin::AdminServer>(
-        io, codearts::admin::AdminHandlers{.metrics = [&metrics] { return metrics.Serialize(); },
-                                           .ready = [&server] { return server->ready(); }});
-    if (absl::Status started = admin->Start(config->admin_listen); !started.ok()) {
-      stop_io();
-      admin.reset();
-      FailStartup(started.message());
-    }
-  }
-  if (absl::Status started = server->Start(listen_options); !started.ok()) {
-    stop_io();
-    admin.reset();
+  codearts::app::GatewaySettings settings;
+  settings.service = codearts::pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName(
+      "PipelineService");
+  settings.endpoint = config->endpoint;
+  settings.ca_file = config->ca_file;
+  settings.client.pool.max_connections = config->max_connections;
+  settings.credentials = config->credentials;
+  settings.credentials_file = config->credentials_file;
+  settings.service_options.request = {.project_id = config->project_id,
+                                      .user_agent = codearts::kUserAgent};
+  settings.service_options.upstream_timeout = config->upstream_timeout;
+  settings.service_options.max_in_flight = config->max_in_flight;
+  settings.io_threads = config->io_threads;
+  settings.listen = std::move(listen_options);
+  settings.admin_listen = config->admin_listen;
+  settings.version = codearts::kGatewayVersion;
+  absl::StatusOr<std::unique_ptr<codearts::app::Gateway>> gateway =
+      codearts::app::Gateway::Create(std::move(settings));
+  if (!gateway.ok()) FailStartup(gateway.status().message());
+  if (absl::Status started = (*gateway)->Start(); !started.ok()) {
+    gateway->reset();
     FailStartup(started.message());
   }
   {
     std::vector<std::pair<std::string, std::string>> described = codearts::DescribeConfig(*config);
-    described.emplace_back("grpc_port", std::to_string(server->port()));
-    if (admin) described.emplace_back("admin_port", std::to_string(admin->port()));
-    if (!config->health_listen.empty()) {
-      described.emplace_back("health_port", std::to_string(server->health_port()));
+    described.emplace_back("grpc_port", std::to_string((*gateway)->port()));
+    if (!config->admin_listen.empty()) {
+      described.emplace_back("admin_port", std::to_string((*gateway)->admin_port()));
     }
+    if (!config->health_listen.empty()) {
+      described.emplace_back("health_port", std::to_string((*gateway)->health_port()));
+    }
+    described.emplace_back("routes", std::to_string((*gateway)->routes().routes.size()));
     std::vector<log::LogField> fields;
     fields.push_back({"version", codearts::kGatewayVersion});
     for (const auto& [key, value] : described) fields.push_back({key, value});
@@ -271,12 +233,12 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &signal_number);
   // Readiness fails at once, so traffic moves away, but calls are still served: through the drain
   // delay even new ones, then the ones in flight until the drain deadline.
-  server->BeginDrain();
+  (*gateway)->BeginDrain();
   log::Log(log::LogLevel::kInfo, "draining",
            {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
             {"drain_delay_ms", static_cast<std::int64_t>(config->drain_delay.count())},
             {"drain_timeout_ms", static_cast<std::int64_t>(config->drain_timeout.count())},
-            {"in_flight", static_cast<std::int64_t>(context.in_flight.count())}});
+            {"in_flight", static_cast<std::int64_t>((*gateway)->context().in_flight.count())}});
   if (config->drain_delay > std::chrono::milliseconds::zero()) {
     const timespec delay{
         .tv_sec = static_cast<time_t>(config->drain_delay.count() / 1000),
@@ -284,15 +246,8 @@ int main(int argc, char** argv) {
     sigtimedwait(&stop_signals, nullptr, &delay);  // a second signal ends the delay early
   }
 
-  // Order matters: the gRPC server drains first (its calls finish on the I/O threads), then the
-  // I/O threads stop (the admin endpoint's handlers with them), and only then are the objects
-  // they use destroyed.
-  server->Shutdown(std::chrono::system_clock::now() + config->drain_timeout);
-  if (admin) admin->Stop();
-  stop_io();
-  admin.reset();
-  server.reset();
-  client.reset();
+  (*gateway)->Shutdown(std::chrono::system_clock::now() + config->drain_timeout);
+  gateway->reset();
   log::Log(log::LogLevel::kInfo, "stopped");
   return 0;
 }

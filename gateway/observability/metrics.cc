@@ -90,8 +90,7 @@ GatewayMetrics::GatewayMetrics(std::string version)
                           .Name("codearts_gateway_upstream_tls_handshakes_total")
                           .Help("TLS handshakes with the upstream: resumed=\"true\" when an "
                                 "earlier session was resumed (no certificate verification)")
-                          .Register(*registry_)),
-      stop_call_duration_(call_duration_.Add({{"method", "Stop"}}, LatencyBuckets())) {
+                          .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("codearts_gateway_build_info")
       .Help("Always 1; the version label says which build is running")
@@ -104,21 +103,31 @@ GatewayMetrics::GatewayMetrics(std::string version)
   for (const char* reason : {"missing", "rejected", "signing"}) {
     credential_errors_.Add({{"reason", reason}});
   }
-  CallCounter("Stop", 0);
 }
 
-prometheus::Counter& GatewayMetrics::CallCounter(const std::string& method, int grpc_code) {
-  if (grpc_code < 0 || grpc_code >= kGrpcCodes) grpc_code = 2;  // UNKNOWN
-  if (method == "Stop") {
-    auto& slot = stop_calls_[static_cast<std::size_t>(grpc_code)];
-    if (prometheus::Counter* counter = slot.load(std::memory_order_acquire)) return *counter;
-    // Family::Add returns the same child for the same labels, so a race here is harmless.
-    prometheus::Counter& counter =
-        calls_.Add({{"method", method}, {"code", GrpcCodeName(grpc_code)}});
-    slot.store(&counter, std::memory_order_release);
-    return counter;
+MethodMetrics& GatewayMetrics::ForMethod(const std::string& method) {
+  std::lock_guard lock(methods_mutex_);
+  std::unique_ptr<MethodMetrics>& slot = methods_[method];
+  if (!slot) {
+    slot = std::make_unique<MethodMetrics>(
+        calls_, call_duration_.Add({{"method", method}}, LatencyBuckets()), method);
+    // Present from the start, so that rate() works from the first call.
+    calls_.Add({{"method", method}, {"code", GrpcCodeName(0)}});
   }
-  return calls_.Add({{"method", method}, {"code", GrpcCodeName(grpc_code)}});
+  return *slot;
+}
+
+void MethodMetrics::Record(int grpc_code, std::chrono::microseconds latency) {
+  if (grpc_code < 0 || grpc_code >= kGrpcCodes) grpc_code = 2;  // UNKNOWN
+  auto& slot = by_code_[static_cast<std::size_t>(grpc_code)];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add returns the same child for the same labels, so a race here is harmless.
+    counter = &calls_.Add({{"method", method_}, {"code", GrpcCodeName(grpc_code)}});
+    slot.store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  duration_.Observe(Seconds(latency));
 }
 
 prometheus::Counter& GatewayMetrics::UpstreamCounter(unsigned http_status) {
@@ -131,16 +140,6 @@ prometheus::Counter& GatewayMetrics::UpstreamCounter(unsigned http_status) {
       {{"status", http_status == 0 ? std::string("none") : std::to_string(http_status)}});
   slot.store(&counter, std::memory_order_release);
   return counter;
-}
-
-void GatewayMetrics::RecordCall(const std::string& method, int grpc_code,
-                                std::chrono::microseconds latency) {
-  CallCounter(method, grpc_code).Increment();
-  if (method == "Stop") {
-    stop_call_duration_.Observe(Seconds(latency));
-  } else {
-    call_duration_.Add({{"method", method}}, LatencyBuckets()).Observe(Seconds(latency));
-  }
 }
 
 void GatewayMetrics::RecordUpstreamRequest(unsigned http_status,

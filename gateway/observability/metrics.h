@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace codearts::observability {
 
@@ -39,6 +41,27 @@ enum class CredentialError {
   kSigning,   // the request could not be signed (the signer failed)
 };
 
+/// The call metrics of one RPC method, prepared at start: recording a call takes no lock and
+/// no label lookup.
+class MethodMetrics {
+ public:
+  static constexpr int kGrpcCodes = 17;
+
+  MethodMetrics(prometheus::Family<prometheus::Counter>& calls, prometheus::Histogram& duration,
+                std::string method)
+      : calls_(calls), duration_(duration), method_(std::move(method)) {}
+
+  /// One finished call with its gRPC status code number.
+  void Record(int grpc_code, std::chrono::microseconds latency);
+
+ private:
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Histogram& duration_;
+  const std::string method_;
+  // The counter of each code, created on first use (so /metrics lists codes that happened).
+  std::array<std::atomic<prometheus::Counter*>, kGrpcCodes> by_code_{};
+};
+
 /// The gateway's Prometheus metrics (names prefixed `codearts_gateway_`). Thread-safe; the
 /// Record* methods are cheap enough for the call path (atomic adds, one mutex per histogram).
 class GatewayMetrics {
@@ -47,8 +70,9 @@ class GatewayMetrics {
   GatewayMetrics(const GatewayMetrics&) = delete;
   GatewayMetrics& operator=(const GatewayMetrics&) = delete;
 
-  /// One finished gRPC call of `method` ("Stop") with its gRPC status code number.
-  void RecordCall(const std::string& method, int grpc_code, std::chrono::microseconds latency);
+  /// The call metrics of `method` ("Stop"); the same object for the same name. Prepare them at
+  /// start, once per method: the returned object lives as long as this one.
+  MethodMetrics& ForMethod(const std::string& method);
   /// One upstream request attempt: its HTTP status, or 0 when none was received.
   void RecordUpstreamRequest(unsigned http_status, std::chrono::microseconds duration);
   void RecordRetries(int retries);
@@ -61,9 +85,6 @@ class GatewayMetrics {
   std::string Serialize();
 
  private:
-  static constexpr int kGrpcCodes = 17;
-
-  prometheus::Counter& CallCounter(const std::string& method, int grpc_code);
   prometheus::Counter& UpstreamCounter(unsigned http_status);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -80,9 +101,8 @@ class GatewayMetrics {
   prometheus::Counter& credential_reload_failures_;
   prometheus::Family<prometheus::Counter>& tls_handshakes_;
 
-  // Children for the one method served, looked up without the family's lock on the hot path.
-  std::array<std::atomic<prometheus::Counter*>, kGrpcCodes> stop_calls_{};
-  prometheus::Histogram& stop_call_duration_;
+  std::mutex methods_mutex_;  // guards methods_
+  std::map<std::string, std::unique_ptr<MethodMetrics>> methods_;
   // Upstream counters for statuses 0 (no answer) and 100-599, by status.
   std::array<std::atomic<prometheus::Counter*>, 600> upstream_by_status_{};
 

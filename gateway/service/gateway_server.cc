@@ -4,12 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "observability/log.h"
+#include "service/unary_call.h"
 
 namespace codearts::service {
 namespace {
 
-// A Stop request is two short ids; anything much larger is not a Stop request.
-constexpr int kMaxRequestBytes = 16 * 1024;
+// Requests are ids, filters and a few parameters; anything much larger is a mistake.
+constexpr int kMaxRequestBytes = 64 * 1024;
 constexpr int kMaxMetadataBytes = 64 * 1024;
 // How long shutdown waits for cancelled calls to be finished (the Asio side does it at once).
 constexpr std::chrono::seconds kFinishGrace{5};
@@ -29,7 +30,8 @@ void ShutDownUnusedQueue(grpc::ServerCompletionQueue& cq) {
 
 }  // namespace
 
-GatewayServer::GatewayServer(CallContext& context) : context_(context) {}
+GatewayServer::GatewayServer(CallContext& context, RouteService& service)
+    : context_(context), service_(service) {}
 
 GatewayServer::~GatewayServer() { Shutdown(std::chrono::system_clock::now()); }
 
@@ -77,9 +79,11 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
   }
   SetHealth(kLivenessService, true);
   SetHealth("", true);
-  SetHealth(kPipelineServiceName, true);
+  SetHealth(service_.table().service->full_name(), true);
   cq_thread_ = std::thread([this] { PollCompletionQueue(*cq_); });
-  StopCall::Spawn(context_, service_, *cq_);
+  for (std::size_t route = 0; route < service_.table().routes.size(); ++route) {
+    UnaryCall::Spawn(context_, service_, route, *cq_);
+  }
   health_.Start(*cq_);
   if (health_server_) {
     probe_thread_ = std::thread([this] { PollCompletionQueue(*probe_cq_); });
@@ -106,7 +110,7 @@ void GatewayServer::PollCompletionQueue(grpc::ServerCompletionQueue& cq) {
 void GatewayServer::BeginDrain() {
   if (!server_ || shut_down_ || !ready_.exchange(false)) return;
   SetHealth("", false);
-  SetHealth(kPipelineServiceName, false);
+  SetHealth(service_.table().service->full_name(), false);
 }
 
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadline) {

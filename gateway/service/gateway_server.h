@@ -12,16 +12,16 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "codearts/pipeline/v1/pipeline.grpc.pb.h"
+#include "service/call_context.h"
 #include "service/health_service.h"
-#include "service/stop_call.h"
+#include "service/route_service.h"
 
 namespace codearts::service {
 
-/// The names the health service answers for. The empty name and the service name turn
-/// NOT_SERVING when the gateway drains (readiness); kLivenessService stays SERVING for as long
-/// as the process serves at all (liveness), so a draining gateway is not restarted.
-inline constexpr char kPipelineServiceName[] = "codearts.pipeline.v1.PipelineService";
+/// The names the health service answers for, besides the routed service's own name. The empty
+/// name and the service name turn NOT_SERVING when the gateway drains (readiness);
+/// kLivenessService stays SERVING for as long as the process serves at all (liveness), so a
+/// draining gateway is not restarted.
 inline constexpr char kLivenessService[] = "liveness";
 
 struct ListenOptions {
@@ -34,11 +34,11 @@ struct ListenOptions {
   std::string health_address;
 };
 
-/// The gRPC side: PipelineService and grpc.health.v1.Health on one completion queue and its
+/// The gRPC side: the routed service and grpc.health.v1.Health on one completion queue and its
 /// thread, plus server reflection.
 class GatewayServer {
  public:
-  explicit GatewayServer(CallContext& context);
+  GatewayServer(CallContext& context, RouteService& service);
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
   ~GatewayServer();
@@ -67,7 +67,7 @@ class GatewayServer {
   void SetHealth(const std::string& name, bool serving);
 
   CallContext& context_;
-  pipeline::v1::PipelineService::AsyncService service_;
+  RouteService& service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
   HealthService health_;

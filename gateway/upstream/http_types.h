@@ -33,6 +33,25 @@ struct HttpResponse {
   std::optional<std::string_view> FindHeader(std::string_view name) const;
 };
 
+/// How a request may be repeated: a property of the route, passed with each request.
+struct RequestPolicy {
+  /// The request only reads, so it may be sent again after any failure that left time to do so
+  /// (a connect failure, a reset or a failed read after it was written, HTTP 429/502/503/504).
+  /// When false, a request is repeated only when the server certainly did not process it: the
+  /// connection failed before it was written, a pooled connection closed before any response
+  /// byte (the keep-alive race), or the server said so itself (429, 503).
+  bool idempotent = false;
+};
+
+/// What the mapping to a gRPC status needs to know of an exchange besides its result.
+struct ExchangeFacts {
+  /// "[N attempts; why no more]" when the call took more than one attempt.
+  std::string retry_note;
+  /// The last attempt failed after its request was written (a failed or timed-out read): the
+  /// server may have processed it.
+  bool maybe_processed = false;
+};
+
 /// Called just before the request is written on a connection, with the final `Host` value, so
 /// that time-sensitive headers (`X-Sdk-Date`, the signature) are fresh for every attempt.
 using PrepareRequest = std::function<absl::Status(std::string_view host, HttpRequest& request)>;

@@ -51,6 +51,8 @@ struct HttpsClient::AttemptResult {
   bool keep_alive = false;
   // The request certainly did not reach CodeArts' application (see RunAttempt).
   bool not_sent = false;
+  // The request was written and then the exchange failed or timed out.
+  bool maybe_processed = false;
   // Resolving, connecting or the TLS handshake failed for a reason that may pass.
   bool connect_failed = false;
   // Nothing of a response arrived before the connection failed: on a reused connection this is
@@ -196,11 +198,13 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
     Connection& connection, const HttpRequest& request,
     std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel) {
   AttemptResult result{absl::UnknownError("not sent")};
+  // A timeout or failure after the request was written leaves open whether it was processed.
   const auto failure = [&](absl::string_view step, const error_code& ec) {
+    const bool written = step != "write request";
     if (ec == beast::error::timeout) {
+      result.maybe_processed = written;
       return absl::DeadlineExceededError(
-          absl::StrCat("upstream ", endpoint_.authority, ": timed out during ", step,
-                       step == "write request" ? "" : " (the request may have been processed)"));
+          absl::StrCat("upstream ", endpoint_.authority, ": timed out during ", step));
     }
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
       return absl::CancelledError(absl::StrCat("upstream exchange cancelled during ", step));
@@ -210,9 +214,9 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
       return absl::InternalError(absl::StrCat("upstream ", endpoint_.authority,
                                               ": response too large (", ec.message(), ")"));
     }
+    result.maybe_processed = written;
     return absl::UnavailableError(
-        absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec),
-                     step == "write request" ? "" : " (the request may have been processed)"));
+        absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec)));
   };
 
   http::request<http::string_body> message;
@@ -335,8 +339,9 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
 }
 
 asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
-    HttpRequest request, PrepareRequest prepare, std::chrono::steady_clock::time_point deadline,
-    asio::cancellation_slot cancel, ExchangeInfo* info) {
+    HttpRequest request, PrepareRequest prepare, RequestPolicy policy,
+    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
+    ExchangeInfo* info) {
   ExchangeInfo local_info;
   if (info == nullptr) info = &local_info;
   if (absl::Status admitted = health_.Admit(std::chrono::steady_clock::now()); !admitted.ok()) {
@@ -351,12 +356,14 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
     AttemptResult result = co_await RunAttempt(request, prepare, deadline, cancel, info);
     const auto now = std::chrono::steady_clock::now();
     if (result.connect_failed) health_.RecordConnectFailure(now);
+    info->maybe_processed = result.maybe_processed;
 
-    // Decide whether CodeArts certainly did not process the request, and how long to wait.
+    // Decide whether the request may go again (the policy says whether a request that may have
+    // been processed may), and how long to wait.
     bool retryable = false;
     std::chrono::milliseconds delay{0};
     if (result.response.ok()) {
-      if (IsRetryableHttpStatus(result.response->status)) {
+      if (IsRetryableHttpStatus(result.response->status, policy.idempotent)) {
         retryable = true;
         const std::optional<std::string_view> retry_after =
             result.response->FindHeader("Retry-After");
@@ -371,11 +378,18 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
       retryable = true;
       // The keep-alive race needs no backoff: a fresh connection is the remedy.
       if (!result.failed_before_response) delay = FullJitterBackoff(attempt, retry, NextRandom());
+    } else if (policy.idempotent && !result.not_sent &&
+               result.response.status().code() == absl::StatusCode::kUnavailable) {
+      // A read may be repeated even when it reached the server (a reset, a failed read); a
+      // connect failure that will not pass (a bad certificate) is not repeated.
+      retryable = true;
+      delay = FullJitterBackoff(attempt, retry, NextRandom());
     }
 
     std::string_view why_not;
     if (!retryable) {
-      co_return FinalResult(std::move(result.response), attempt, "", info);
+      NoteAttempts(attempt, "", info);
+      co_return std::move(result.response);
     }
     if (attempt >= retry.max_attempts) {
       why_not = "attempts exhausted";
@@ -387,7 +401,8 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
       why_not = "retry budget exhausted";
     }
     if (!why_not.empty()) {
-      co_return FinalResult(std::move(result.response), attempt, why_not, info);
+      NoteAttempts(attempt, why_not, info);
+      co_return std::move(result.response);
     }
     if (observability::LogEnabled(observability::LogLevel::kDebug)) {
       observability::Log(
@@ -404,17 +419,12 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
   }
 }
 
-absl::StatusOr<HttpResponse> HttpsClient::FinalResult(absl::StatusOr<HttpResponse> result,
-                                                      int attempts, std::string_view why_not,
-                                                      ExchangeInfo* info) {
-  if (attempts == 1) return result;
+void HttpsClient::NoteAttempts(int attempts, std::string_view why_not, ExchangeInfo* info) {
+  if (attempts == 1) return;
   // Say how hard we tried, so an operator can tell a flapping upstream from a dead one.
   info->retry_note = absl::StrCat("[", attempts, " attempts");
   if (!why_not.empty()) absl::StrAppend(&info->retry_note, "; ", std::string(why_not));
   absl::StrAppend(&info->retry_note, "]");
-  if (result.ok()) return result;
-  return absl::Status(result.status().code(),
-                      absl::StrCat(result.status().message(), " ", info->retry_note));
 }
 
 std::uint64_t HttpsClient::NextRandom() {

@@ -40,13 +40,11 @@ struct AttemptOutcome {
 };
 
 /// What happened on the wire during one `Send`, for logs, metrics and tests.
-struct ExchangeInfo {
+struct ExchangeInfo : ExchangeFacts {
   std::uint64_t connection_id = 0;
   bool reused_connection = false;
   int attempts = 0;
   int retries = 0;
-  /// "[N attempts; why no more]" when the call took more than one attempt.
-  std::string retry_note;
   absl::InlinedVector<AttemptOutcome, 1> outcomes;
   /// The prepare hook (signing) failed, so nothing was sent.
   bool prepare_failed = false;
@@ -63,9 +61,9 @@ struct ClientStats {
 };
 
 /// An async HTTPS/1.1 client for one endpoint, over a bounded keep-alive pool. Knows nothing of
-/// gRPC. Transport failures are returned as statuses: UNAVAILABLE (naming the host and step),
-/// DEADLINE_EXCEEDED, CANCELLED, or INTERNAL for an oversized response. Retries follow
-/// RetryOptions: only what CodeArts certainly did not process, within the deadline and budget.
+/// gRPC or of any RPC. Transport failures are returned as statuses: UNAVAILABLE (naming the host
+/// and step), DEADLINE_EXCEEDED, CANCELLED, or INTERNAL for an oversized response. Retries follow
+/// the request's RequestPolicy, within the deadline, RetryOptions and the retry budget.
 class HttpsClient {
  public:
   HttpsClient(boost::asio::io_context& io, boost::asio::ssl::context& tls, Endpoint endpoint,
@@ -79,8 +77,9 @@ class HttpsClient {
   /// full-expression. Emitting on `cancel` (from the caller's strand) aborts the exchange at once
   /// and closes its connection. Must be awaited on a strand.
   boost::asio::awaitable<absl::StatusOr<HttpResponse>> Send(
-      HttpRequest request, PrepareRequest prepare, std::chrono::steady_clock::time_point deadline,
-      boost::asio::cancellation_slot cancel, ExchangeInfo* info);
+      HttpRequest request, PrepareRequest prepare, RequestPolicy policy,
+      std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel,
+      ExchangeInfo* info);
 
   const Endpoint& endpoint() const { return endpoint_; }
   ConnectionPool& pool() { return pool_; }
@@ -99,8 +98,7 @@ class HttpsClient {
                                                    ExchangeInfo* info);
   static boost::asio::awaitable<absl::Status> Sleep(std::chrono::milliseconds delay,
                                                     boost::asio::cancellation_slot cancel);
-  static absl::StatusOr<HttpResponse> FinalResult(absl::StatusOr<HttpResponse> result, int attempts,
-                                                  std::string_view why_not, ExchangeInfo* info);
+  static void NoteAttempts(int attempts, std::string_view why_not, ExchangeInfo* info);
   std::uint64_t NextRandom();
   boost::asio::awaitable<AttemptResult> Attempt(Connection& connection, const HttpRequest& request,
                                                 std::chrono::steady_clock::time_point deadline,

@@ -12,11 +12,8 @@
 
 namespace codearts::upstream {
 
-/// When a Stop request may be sent again. Stopping a build changes state, so a request is
-/// repeated only when it certainly was not processed (the connection failed before it was
-/// written, or a pooled connection was closed before any response byte), or when CodeArts said
-/// so itself (429 Too Many Requests, 503 Service Unavailable). Never after a timeout, a reset
-/// or a 502/504 once the request was sent.
+/// How hard the client tries again. Which failures may be retried at all is the request's
+/// RequestPolicy (http_types.h); these bound how often and how fast.
 struct RetryOptions {
   /// Attempts per call, the first included.
   int max_attempts = 3;
@@ -78,8 +75,11 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(std::string_view value,
 std::chrono::milliseconds FullJitterBackoff(int retry, const RetryOptions& options,
                                             std::uint64_t random);
 
-/// True for the HTTP statuses with which CodeArts says the request was not processed.
-inline bool IsRetryableHttpStatus(unsigned status) { return status == 429 || status == 503; }
+/// True for the HTTP statuses worth another attempt: for any request those with which CodeArts
+/// says it did not process it (429, 503); for an idempotent one also 502 and 504.
+inline bool IsRetryableHttpStatus(unsigned status, bool idempotent) {
+  return status == 429 || status == 503 || (idempotent && (status == 502 || status == 504));
+}
 
 }  // namespace codearts::upstream
 

@@ -25,7 +25,9 @@
 #include "auth/clock.h"
 #include "cli/command_line.h"
 #include "client/load_runner.h"
-#include "mapping/stop_request.h"
+#include "codearts/pipeline/v1/pipeline.pb.h"
+#include "routes/rest_call.h"
+#include "routes/route_table.h"
 #include "upstream/endpoint.h"
 #include "upstream/https_client.h"
 #include "upstream/tls_context.h"
@@ -73,12 +75,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   codearts::auth::SystemClock clock;
-  const codearts::mapping::UpstreamCall call = codearts::mapping::BuildStopCall(
-      stop, {.project_id = "0123456789abcdef0123456789abcdef", .user_agent = "codearts-bench"},
+  const auto routes = codearts::routes::BuildRouteTable(
+      *codearts::pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName(
+          "PipelineService"));
+  if (!routes.ok()) {
+    std::cerr << "https_load: " << routes.status() << "\n";
+    return 2;
+  }
+  const auto built = codearts::routes::BuildUpstreamCall(
+      *routes->Find("Stop"), stop,
+      {.project_id = "0123456789abcdef0123456789abcdef", .user_agent = "codearts-bench"},
       {.token = "",
        .ak_sk = std::make_shared<const codearts::auth::AkSkCredentials>(
            codearts::auth::AkSkCredentials{access_key, secret_key, "", ""})},
       clock);
+  if (!built.ok()) {
+    std::cerr << "https_load: " << built.status() << "\n";
+    return 2;
+  }
+  const codearts::routes::UpstreamCall& call = *built;
   const codearts::upstream::HttpRequest& request = call.request;
   const codearts::upstream::PrepareRequest& sign = call.prepare;
 
@@ -97,7 +112,7 @@ int main(int argc, char** argv) {
         asio::make_strand(io),
         [&client, &request, &sign, done = std::move(done)]() -> asio::awaitable<void> {
           auto response = co_await client.Send(
-              request, sign, std::chrono::steady_clock::now() + std::chrono::seconds(10), {},
+              request, sign, {}, std::chrono::steady_clock::now() + std::chrono::seconds(10), {},
               nullptr);
           // 0 for HTTP 200; otherwise the HTTP status, or 1 for a transport failure.
           done(!response.ok()            ? 1

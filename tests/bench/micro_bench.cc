@@ -12,11 +12,13 @@
 
 #include "auth/clock.h"
 #include "auth/signer.h"
-#include "mapping/status_mapping.h"
-#include "mapping/stop_request.h"
+#include "codearts/pipeline/v1/pipeline.pb.h"
 #include "observability/access_log.h"
 #include "observability/log.h"
 #include "observability/metrics.h"
+#include "routes/rest_call.h"
+#include "routes/route_table.h"
+#include "routes/status_mapping.h"
 
 namespace codearts {
 namespace {
@@ -47,18 +49,25 @@ void BmSignSdkHmacSha256(benchmark::State& state) {
 }
 BENCHMARK(BmSignSdkHmacSha256);
 
+const routes::Route& StopRoute() {
+  static const routes::RouteTable* table = new routes::RouteTable(*routes::BuildRouteTable(
+      *pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName("PipelineService")));
+  return *table->Find("Stop");
+}
+
 // Validation, the request, and the prepare hook (date stamp + signature), as one call does.
 void BmBuildAndSignStopCall(benchmark::State& state) {
   const pipeline::v1::StopRequest request = Request();
-  const mapping::RequestOptions options{"0123456789abcdef0123456789abcdef",
-                                        "codearts-gateway/bench"};
+  const routes::Route& route = StopRoute();
+  const routes::RequestOptions options{"0123456789abcdef0123456789abcdef",
+                                       "codearts-gateway/bench"};
   auto credentials = std::make_shared<const auth::AkSkCredentials>(
       auth::AkSkCredentials{kAccessKey, kSecretKey, "", ""});
   auth::SystemClock clock;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(mapping::ValidateStopRequest(request));
-    mapping::UpstreamCall call =
-        mapping::BuildStopCall(request, options, mapping::CallCredentials{"", credentials}, clock);
+    benchmark::DoNotOptimize(route.request_rules.Validate(request));
+    routes::UpstreamCall call = *routes::BuildUpstreamCall(
+        route, request, options, auth::CallCredentials{"", credentials}, clock);
     benchmark::DoNotOptimize(
         call.prepare("cloudpipeline-ext.cn-north-4.myhuaweicloud.com", call.request));
     benchmark::DoNotOptimize(call);
@@ -75,9 +84,9 @@ void BmMapStopResponseOk(benchmark::State& state) {
       R"({"pipeline_id":"0f1e2d3c4b5a69788796a5b4c3d2e1f0","pipeline_name":"pipeline-0f1e2d3c"})";
   for (auto _ : state) {
     pipeline::v1::StopResponse response;
-    grpc::Status status = mapping::MapStopResponse(http, "upstream.example", &response);
+    grpc::Status status = routes::MapHttpResponse(StopRoute(), http, "upstream.example", &response);
     benchmark::DoNotOptimize(status);
-    benchmark::DoNotOptimize(mapping::RequestIdOf(http));
+    benchmark::DoNotOptimize(routes::RequestIdOf(http));
   }
 }
 BENCHMARK(BmMapStopResponseOk);
@@ -90,7 +99,7 @@ void BmMapStopResponseError(benchmark::State& state) {
   http.body = R"({"error_code":"DEVPIPE.00011401","error_msg":"pipeline not found"})";
   for (auto _ : state) {
     pipeline::v1::StopResponse response;
-    grpc::Status status = mapping::MapStopResponse(http, "upstream.example", &response);
+    grpc::Status status = routes::MapHttpResponse(StopRoute(), http, "upstream.example", &response);
     benchmark::DoNotOptimize(status);
   }
 }
@@ -98,8 +107,9 @@ BENCHMARK(BmMapStopResponseError);
 
 void BmRecordCallMetrics(benchmark::State& state) {
   observability::GatewayMetrics metrics("bench");
+  observability::MethodMetrics& stop = metrics.ForMethod("Stop");
   for (auto _ : state) {
-    metrics.RecordCall("Stop", 0, std::chrono::microseconds(900));
+    stop.Record(0, std::chrono::microseconds(900));
     metrics.RecordUpstreamRequest(200, std::chrono::microseconds(700));
     metrics.RecordRetries(0);
   }

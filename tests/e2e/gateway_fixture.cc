@@ -11,10 +11,8 @@
 #include <boost/beast/http/write.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "auth/credentials_file.h"
 #include "google/rpc/status.pb.h"
 #include "upstream/endpoint.h"
-#include "upstream/tls_context.h"
 
 namespace codearts::e2e {
 
@@ -70,58 +68,46 @@ std::unique_ptr<PendingStop> StartStop(pipeline::v1::PipelineService::Stub& stub
   return call;
 }
 
-GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const GatewayOptions& options)
-    : work_(boost::asio::make_work_guard(io_)) {
+GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin,
+                                   const GatewayOptions& options) {
   static const std::string* ca_file =
       new std::string(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
-  auto tls = upstream::MakeClientTlsContext(options.ca_file.value_or(*ca_file));
-  EXPECT_TRUE(tls.ok()) << tls.status();
-  tls_ = std::move(*tls);
-
+  app::GatewaySettings settings;
+  settings.service =
+      options.service != nullptr
+          ? options.service
+          : pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName("PipelineService");
   auto endpoint =
       upstream::ParseEndpoint(options.endpoint.empty() ? standin.endpoint() : options.endpoint);
   EXPECT_TRUE(endpoint.ok()) << endpoint.status();
-  upstream::ClientOptions client_options;
-  client_options.pool.max_connections = options.max_connections;
-  client_options.retry = options.retry;
-  client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, client_options);
-
-  if (!options.credentials_file.empty()) {
-    auto from_file =
-        auth::FileCredentialSource::Open(options.credentials_file, options.credentials_check);
-    EXPECT_TRUE(from_file.ok()) << from_file.status();
-    credentials_ = *std::move(from_file);
-  } else {
-    std::shared_ptr<const auth::AkSkCredentials> ak_sk;
-    if (!options.access_key.empty()) {
-      ak_sk = std::make_shared<auth::AkSkCredentials>(auth::AkSkCredentials{
-          options.access_key, options.secret_key, options.security_token, ""});
-    }
-    credentials_ = std::make_unique<auth::StaticCredentialSource>(ak_sk);
+  if (endpoint.ok()) settings.endpoint = *endpoint;
+  settings.ca_file = options.ca_file.value_or(*ca_file);
+  settings.client.pool.max_connections = options.max_connections;
+  settings.client.retry = options.retry;
+  settings.credentials_file = options.credentials_file;
+  settings.credentials_check = options.credentials_check;
+  if (!options.access_key.empty()) {
+    settings.credentials = std::make_shared<auth::AkSkCredentials>(
+        auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token, ""});
   }
-  service::ServiceOptions service_options;
-  service_options.request = {.project_id = options.project_id,
-                             .user_agent = "codearts-gateway/test"};
-  service_options.upstream_timeout = options.upstream_timeout;
-  service_options.max_in_flight = options.max_in_flight;
-  context_ = std::make_unique<service::CallContext>(io_, *client_, *credentials_, clock_, metrics_,
-                                                    service_options);
-  metrics_.SetSnapshotSource([this] { return service::TakeMetricsSnapshot(*context_); });
-  io_threads_.emplace_back([this] { io_.run(); });
-
-  server_ = std::make_unique<service::GatewayServer>(*context_);
-  admin_ = std::make_unique<admin::AdminServer>(
-      io_, admin::AdminHandlers{.metrics = [this] { return metrics_.Serialize(); },
-                                .ready = [this] { return server_->ready(); }});
-  const absl::Status admin_started = admin_->Start("127.0.0.1:0");
-  EXPECT_TRUE(admin_started.ok()) << admin_started;
-  service::ListenOptions listen;
-  listen.address = "127.0.0.1:0";
-  listen.credentials = options.listener_credentials;
-  if (options.health_listener) listen.health_address = "127.0.0.1:0";
-  const absl::Status started = server_->Start(listen);
+  settings.service_options.request = {.project_id = options.project_id,
+                                      .user_agent = "codearts-gateway/test"};
+  settings.service_options.upstream_timeout = options.upstream_timeout;
+  settings.service_options.max_in_flight = options.max_in_flight;
+  settings.listen.address = "127.0.0.1:0";
+  settings.listen.credentials = options.listener_credentials;
+  if (options.health_listener) settings.listen.health_address = "127.0.0.1:0";
+  settings.admin_listen = "127.0.0.1:0";
+  settings.version = "test";
+  auto gateway = app::Gateway::Create(std::move(settings));
+  if (!gateway.ok()) {
+    ADD_FAILURE() << gateway.status();
+    std::abort();  // every test here needs the gateway
+  }
+  gateway_ = *std::move(gateway);
+  const absl::Status started = gateway_->Start();
   EXPECT_TRUE(started.ok()) << started;
-  address_ = absl::StrCat("127.0.0.1:", server_->port());
+  address_ = absl::StrCat("127.0.0.1:", gateway_->port());
   channel_ = grpc::CreateChannel(address_, options.channel_credentials
                                                ? options.channel_credentials
                                                : grpc::InsecureChannelCredentials());
@@ -129,14 +115,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin, const Gate
 }
 
 GatewayUnderTest::~GatewayUnderTest() {
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  admin_->Stop();
-  work_.reset();
-  io_.stop();
-  for (auto& thread : io_threads_) thread.join();
-  admin_.reset();
-  server_.reset();
-  client_.reset();
+  gateway_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
 }
 
 AdminReply GatewayUnderTest::Admin(const std::string& path) {
@@ -146,7 +125,7 @@ AdminReply GatewayUnderTest::Admin(const std::string& path) {
   beast::tcp_stream stream(io);
   stream.expires_after(std::chrono::seconds(10));
   stream.connect(
-      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(admin_->port())});
+      {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(admin_port())});
   http::request<http::empty_body> request(http::verb::get, path, 11);
   request.set(http::field::host, "127.0.0.1");
   http::write(stream, request);

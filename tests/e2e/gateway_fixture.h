@@ -3,8 +3,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <future>
@@ -14,13 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "admin/admin_server.h"
-#include "auth/clock.h"
-#include "auth/credentials.h"
+#include "app/gateway.h"
 #include "codearts/pipeline/v1/pipeline.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
-#include "observability/metrics.h"
-#include "service/gateway_server.h"
 #include "standin/pki.h"
 #include "standin/standin.h"
 #include "upstream/https_client.h"
@@ -63,6 +57,8 @@ struct GatewayOptions {
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
   /// Adds the health-only listener on 127.0.0.1:0.
   bool health_listener = false;
+  /// The service served; PipelineService when null.
+  const google::protobuf::ServiceDescriptor* service = nullptr;
 };
 
 /// An HTTP answer from the admin endpoint.
@@ -79,8 +75,8 @@ struct StopOutcome {
   std::optional<google::rpc::ErrorInfo> error_info;
 };
 
-/// A gateway wired exactly as main.cc wires it, in process, on 127.0.0.1:0, in front of a
-/// CodeArts stand-in, with a real gRPC channel to it.
+/// A gateway built by the function main.cc builds it with (app::Gateway::Create), in process,
+/// on 127.0.0.1:0, in front of a CodeArts stand-in, with a real gRPC channel to it.
 class GatewayUnderTest {
  public:
   GatewayUnderTest(testing::CodeArtsStandin& standin, const GatewayOptions& options = {});
@@ -89,10 +85,10 @@ class GatewayUnderTest {
   pipeline::v1::PipelineService::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   std::string address() const { return address_; }
-  upstream::HttpsClient& client() { return *client_; }
-  service::GatewayServer& server() { return *server_; }
-  service::CallContext& context() { return *context_; }
-  int admin_port() const { return admin_->port(); }
+  upstream::HttpsClient& client() { return gateway_->client(); }
+  service::GatewayServer& server() { return gateway_->server(); }
+  service::CallContext& context() { return gateway_->context(); }
+  int admin_port() const { return gateway_->admin_port(); }
 
   /// GET `path` from the admin endpoint (a fresh HTTP/1.1 connection).
   AdminReply Admin(const std::string& path);
@@ -103,17 +99,7 @@ class GatewayUnderTest {
                    const std::string& token = "");
 
  private:
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::unique_ptr<boost::asio::ssl::context> tls_;
-  std::unique_ptr<upstream::HttpsClient> client_;
-  std::unique_ptr<auth::CredentialSource> credentials_;
-  auth::SystemClock clock_;
-  observability::GatewayMetrics metrics_{"test"};
-  std::unique_ptr<admin::AdminServer> admin_;
-  std::unique_ptr<service::CallContext> context_;
-  std::vector<std::thread> io_threads_;
-  std::unique_ptr<service::GatewayServer> server_;
+  std::unique_ptr<app::Gateway> gateway_;
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pipeline::v1::PipelineService::Stub> stub_;

@@ -59,7 +59,7 @@ class HttpsClientTest : public ::testing::Test {
     auto executor = strand != nullptr ? *strand : asio::make_strand(io_);
     asio::co_spawn(
         executor,
-        client_->Send(request, nullptr, std::chrono::steady_clock::now() + timeout, cancel,
+        client_->Send(request, nullptr, {}, std::chrono::steady_clock::now() + timeout, cancel,
                       nullptr),
         [promise](const std::exception_ptr& error, absl::StatusOr<upstream::HttpResponse> result) {
           if (error) result = absl::InternalError("exception");

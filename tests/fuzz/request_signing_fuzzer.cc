@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "auth/clock.h"
+#include "auth/request_auth.h"
 #include "auth/signer.h"
-#include "mapping/stop_request.h"
+#include "codearts/pipeline/v1/pipeline.pb.h"
+#include "routes/rest_call.h"
+#include "routes/route_table.h"
 #include "upstream/endpoint.h"
 
 namespace {
@@ -43,7 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::vector<std::string> f = Fields(input, 8);
 
-  (void)codearts::mapping::ValidateAuthToken(f[2]);
+  static const codearts::routes::RouteTable* table =
+      new codearts::routes::RouteTable(*codearts::routes::BuildRouteTable(
+          *codearts::pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName(
+              "PipelineService")));
+  const codearts::routes::Route& stop = *table->Find("Stop");
+  (void)codearts::auth::ValidateAuthToken(f[2]);
   (void)codearts::upstream::ParseEndpoint(f[3]);
 
   codearts::auth::SigningRequest signing{f[4], f[5], {{f[0], f[1]}}, {{f[6], f[7]}}, f[7]};
@@ -53,13 +61,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   codearts::pipeline::v1::StopRequest request;
   request.set_pipeline_id(f[0]);
   request.set_build_id(f[1]);
-  if (!codearts::mapping::ValidateStopRequest(request).ok()) return 0;
+  if (!stop.request_rules.Validate(request).ok()) return 0;
 
   FrozenClock clock;
   auto credentials = std::make_shared<codearts::auth::AkSkCredentials>(
       codearts::auth::AkSkCredentials{"AK", f[6], "", ""});
-  codearts::mapping::UpstreamCall call = codearts::mapping::BuildStopCall(
-      request, {"", "fuzz"}, codearts::mapping::CallCredentials{"", credentials}, clock);
+  auto built = codearts::routes::BuildUpstreamCall(
+      stop, request, {"", "fuzz"}, codearts::auth::CallCredentials{"", credentials}, clock);
+  if (!built.ok()) std::abort();  // validation accepted it, so the route must build it
+  codearts::routes::UpstreamCall& call = *built;
   // Valid ids need no escaping: the wire target is the canonical one, byte for byte.
   const std::string expected = "/v3/pipelines/" + f[0] + "/stop?build_id=" + f[1];
   if (call.request.target != expected) std::abort();

@@ -11,7 +11,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "mapping/status_mapping.h"
+#include "codearts/pipeline/v1/pipeline.pb.h"
+#include "routes/route_table.h"
+#include "routes/status_mapping.h"
 #include "upstream/retry_policy.h"
 
 namespace {
@@ -19,8 +21,13 @@ namespace {
 namespace http = boost::beast::http;
 
 void CheckMapping(const codearts::upstream::HttpResponse& response) {
+  static const codearts::routes::RouteTable* table =
+      new codearts::routes::RouteTable(*codearts::routes::BuildRouteTable(
+          *codearts::pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName(
+              "PipelineService")));
   codearts::pipeline::v1::StopResponse stop;
-  const grpc::Status status = codearts::mapping::MapStopResponse(response, "fuzz.example", &stop);
+  const grpc::Status status =
+      codearts::routes::MapHttpResponse(*table->Find("Stop"), response, "fuzz.example", &stop);
   if (status.ok()) {
     // OK only when CodeArts said so: a 2xx whose body is an object with a string pipeline_id.
     if (response.status < 200 || response.status >= 300) std::abort();
@@ -31,7 +38,7 @@ void CheckMapping(const codearts::upstream::HttpResponse& response) {
     if (id == nullptr || !id->is_string() || id->get_string() != stop.pipeline_id()) std::abort();
   }
   if (!status.ok() && status.error_details().empty()) std::abort();  // details always attached
-  codearts::mapping::ParseErrorBody(response.body);
+  codearts::routes::ParseErrorBody(response.body);
   if (auto retry_after = response.FindHeader("Retry-After")) {
     codearts::upstream::ParseRetryAfter(*retry_after, std::chrono::system_clock::now());
   }

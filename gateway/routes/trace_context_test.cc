@@ -1,10 +1,10 @@
-#include "mapping/trace_context.h"
+#include "routes/trace_context.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace codearts::mapping {
+namespace codearts::routes {
 namespace {
 
 constexpr char kValid[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -53,4 +53,4 @@ TEST(MakeTraceContextTest, DropsRequestIdsThatCouldForgeAHeaderOrALogField) {
 }
 
 }  // namespace
-}  // namespace codearts::mapping
+}  // namespace codearts::routes

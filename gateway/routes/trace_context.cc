@@ -1,8 +1,8 @@
-#include "mapping/trace_context.h"
+#include "routes/trace_context.h"
 
 #include <algorithm>
 
-namespace codearts::mapping {
+namespace codearts::routes {
 namespace {
 
 constexpr std::size_t kMaxRequestIdLength = 128;
@@ -68,4 +68,4 @@ TraceContext MakeTraceContext(std::string_view traceparent, std::string_view tra
   return trace;
 }
 
-}  // namespace codearts::mapping
+}  // namespace codearts::routes

@@ -1,10 +1,10 @@
-#ifndef CODEARTS_GATEWAY_MAPPING_TRACE_CONTEXT_H_
-#define CODEARTS_GATEWAY_MAPPING_TRACE_CONTEXT_H_
+#ifndef CODEARTS_GATEWAY_ROUTES_TRACE_CONTEXT_H_
+#define CODEARTS_GATEWAY_ROUTES_TRACE_CONTEXT_H_
 
 #include <string>
 #include <string_view>
 
-namespace codearts::mapping {
+namespace codearts::routes {
 
 /// The caller's trace context, passed on to CodeArts as (unsigned) headers and written to the
 /// access log. Invalid values are dropped, as W3C Trace Context asks of a participant that cannot
@@ -28,6 +28,6 @@ bool IsForwardableHeaderValue(std::string_view value, std::size_t max_length);
 TraceContext MakeTraceContext(std::string_view traceparent, std::string_view tracestate,
                               std::string_view request_id);
 
-}  // namespace codearts::mapping
+}  // namespace codearts::routes
 
-#endif  // CODEARTS_GATEWAY_MAPPING_TRACE_CONTEXT_H_
+#endif  // CODEARTS_GATEWAY_ROUTES_TRACE_CONTEXT_H_

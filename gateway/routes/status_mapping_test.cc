@@ -1,14 +1,20 @@
-#include "mapping/status_mapping.h"
+#include "routes/status_mapping.h"
 
 #include <gtest/gtest.h>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "route_test_helpers.h"
 
-namespace codearts::mapping {
+namespace codearts::routes {
 namespace {
 
 using grpc::StatusCode;
+
+grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_view host,
+                             pipeline::v1::StopResponse* response) {
+  return MapHttpResponse(StopRoute(), http, host, response);
+}
 
 upstream::HttpResponse Response(unsigned status, std::string body,
                                 const std::string& request_id = "req-1") {
@@ -141,4 +147,4 @@ TEST(FromAbslStatusTest, KeepsCodeAndMessage) {
 }
 
 }  // namespace
-}  // namespace codearts::mapping
+}  // namespace codearts::routes

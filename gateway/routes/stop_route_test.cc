@@ -1,22 +1,33 @@
-#include "mapping/stop_request.h"
-
+// Stop's route as declared in pipeline.proto: its field rules and its REST call, which must stay
+// byte for byte what the gateway has always sent.
 #include <gtest/gtest.h>
 
 #include <chrono>
 
+#include "auth/request_auth.h"
 #include "auth/signer.h"
+#include "route_test_helpers.h"
+#include "routes/rest_call.h"
 
-namespace codearts::mapping {
+namespace codearts::routes {
 namespace {
 
+using auth::CallCredentials;
+using auth::kMaxTokenLength;
+using auth::ValidateAuthToken;
 using pipeline::v1::StopRequest;
 
-class FrozenClock final : public auth::Clock {
- public:
-  std::chrono::system_clock::time_point Now() const override {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(1705307400));
-  }
-};
+absl::Status ValidateStopRequest(const StopRequest& request) {
+  return StopRoute().request_rules.Validate(request);
+}
+
+UpstreamCall BuildStopCall(const StopRequest& request, const RequestOptions& options,
+                           CallCredentials credentials, const auth::Clock& clock) {
+  absl::StatusOr<UpstreamCall> call =
+      BuildUpstreamCall(StopRoute(), request, options, std::move(credentials), clock);
+  EXPECT_TRUE(call.ok()) << call.status();
+  return call.ok() ? *std::move(call) : UpstreamCall{};
+}
 
 StopRequest MakeRequest(std::string pipeline_id, std::string build_id) {
   StopRequest request;
@@ -140,4 +151,4 @@ TEST(BuildStopCallTest, TokenModeSendsTheTokenAndDoesNotSign) {
 }
 
 }  // namespace
-}  // namespace codearts::mapping
+}  // namespace codearts::routes

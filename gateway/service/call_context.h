@@ -1,5 +1,5 @@
-#ifndef CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_
-#define CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_
+#ifndef CODEARTS_GATEWAY_SERVICE_CALL_CONTEXT_H_
+#define CODEARTS_GATEWAY_SERVICE_CALL_CONTEXT_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -8,23 +8,19 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 #include <utility>
 
 #include "auth/clock.h"
 #include "auth/credentials.h"
-#include "codearts/pipeline/v1/pipeline.grpc.pb.h"
-#include "mapping/stop_request.h"
-#include "observability/access_log.h"
 #include "observability/metrics.h"
-#include "service/cq_tag.h"
+#include "routes/rest_call.h"
 #include "upstream/https_client.h"
 
 namespace codearts::service {
 
 struct ServiceOptions {
-  mapping::RequestOptions request;
+  routes::RequestOptions request;
   /// Cap on the upstream exchange, also applied when the caller set no deadline.
   std::chrono::milliseconds upstream_timeout{30000};
   /// A call with less time than this left is answered DEADLINE_EXCEEDED without going upstream.
@@ -32,8 +28,6 @@ struct ServiceOptions {
   /// Calls in flight beyond this are refused at once with RESOURCE_EXHAUSTED.
   int max_in_flight = 1000;
 };
-
-class StopExchange;
 
 /// Counts the calls in flight and lets shutdown wait until there are none.
 class InFlightCalls {
@@ -63,21 +57,36 @@ class InFlightCalls {
   int count_ = 0;
 };
 
-/// The upstream exchanges under way, so that a drain deadline can end them all with a clear
-/// status instead of leaving them to gRPC's bare cancellation.
-class LiveExchanges {
+/// Something under way upstream that the drain deadline can end with a clear status.
+class Abortable {
  public:
-  void Add(const std::shared_ptr<StopExchange>& exchange);
-  void Remove(const StopExchange* exchange);
-  /// Ends every exchange under way with `status` (each on its own strand).
+  virtual void Abort(const grpc::Status& status) = 0;
+
+ protected:
+  ~Abortable() = default;
+};
+
+/// The calls under way upstream, so that a drain deadline can end them all with a clear status
+/// instead of leaving them to gRPC's bare cancellation.
+class LiveCalls {
+ public:
+  void Add(const std::shared_ptr<Abortable>& call) {
+    std::lock_guard lock(mutex_);
+    calls_.emplace(call.get(), call);
+  }
+  void Remove(const Abortable* call) {
+    std::lock_guard lock(mutex_);
+    calls_.erase(call);
+  }
+  /// Ends every call under way with `status`.
   void AbortAll(const grpc::Status& status);
 
  private:
   std::mutex mutex_;
-  std::unordered_map<const StopExchange*, std::weak_ptr<StopExchange>> exchanges_;
+  std::unordered_map<const Abortable*, std::weak_ptr<Abortable>> calls_;
 };
 
-/// The long-lived objects every call uses; owned by main.
+/// The long-lived objects every call uses; owned by whoever composed the gateway.
 struct CallContext {
   CallContext(boost::asio::io_context& io_context, upstream::HttpsClient& https_client,
               const auth::CredentialSource& credential_source, const auth::Clock& wall_clock,
@@ -98,54 +107,13 @@ struct CallContext {
   /// Calls received whose Finish has not been issued yet. Shutdown waits for none to be left
   /// before it shuts the completion queue down: a Finish on a shut-down queue is fatal.
   InFlightCalls in_flight;
-  LiveExchanges live;
+  LiveCalls live;
 };
 
 /// The scrape-time metric values of a running gateway: calls in flight, the upstream pool, and
 /// the credential source's reloads.
 observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context);
 
-/// One Stop RPC on the completion-queue side. Lifecycle: requests an RPC; when one arrives it
-/// spawns the next StopCall, validates, and hands the work to Asio (StopExchange), which calls
-/// Finish exactly once; the object deletes itself on the CQ thread once both the finish tag and
-/// the done tag (AsyncNotifyWhenDone) have come back.
-class StopCall final : public CqHandler {
- public:
-  /// Starts waiting for the next Stop RPC.
-  static void Spawn(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
-                    grpc::ServerCompletionQueue& cq);
-
-  void OnTag(int kind, bool ok) override;
-
-  /// Sends the final status (and response when OK) and writes the access log. Called once, from
-  /// the CQ thread for early errors or from the call's strand.
-  void Finish(const grpc::Status& status, const pipeline::v1::StopResponse* response,
-              observability::AccessRecord record);
-
- private:
-  StopCall(CallContext& context, pipeline::v1::PipelineService::AsyncService& service,
-           grpc::ServerCompletionQueue& cq);
-  ~StopCall();
-  void OnRequest();
-  void MaybeDelete();
-
-  CallContext& context_;
-  pipeline::v1::PipelineService::AsyncService& service_;
-  grpc::ServerCompletionQueue& cq_;
-  grpc::ServerContext server_context_;
-  pipeline::v1::StopRequest request_;
-  grpc::ServerAsyncResponseWriter<pipeline::v1::StopResponse> responder_;
-  enum TagKind { kRequest, kFinish, kDone };
-  CqTag request_tag_{this, kRequest};
-  CqTag finish_tag_{this, kFinish};
-  CqTag done_tag_{this, kDone};
-  std::chrono::steady_clock::time_point started_{};
-  std::shared_ptr<StopExchange> exchange_;
-  // Touched only on the CQ thread.
-  bool finished_ = false;
-  bool done_ = false;
-};
-
 }  // namespace codearts::service
 
-#endif  // CODEARTS_GATEWAY_SERVICE_STOP_CALL_H_
+#endif  // CODEARTS_GATEWAY_SERVICE_CALL_CONTEXT_H_

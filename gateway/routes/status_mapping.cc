@@ -1,4 +1,4 @@
-#include "mapping/status_mapping.h"
+#include "routes/status_mapping.h"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -7,8 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "routes/json_codec.h"
 
-namespace codearts::mapping {
+namespace codearts::routes {
 namespace {
 
 constexpr std::size_t kBodyExcerptBytes = 200;
@@ -107,30 +108,22 @@ std::string RequestIdOf(const upstream::HttpResponse& http) {
   return id ? std::string(*id) : std::string();
 }
 
-grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_view upstream_host,
-                             pipeline::v1::StopResponse* response) {
+grpc::Status MapHttpResponse(const Route& route, const upstream::HttpResponse& http,
+                             std::string_view upstream_host, google::protobuf::Message* response) {
   const std::string request_id = RequestIdOf(http);
   if (http.status >= 200 && http.status < 300) {
-    boost::system::error_code ec;
-    boost::json::value parsed = boost::json::parse(http.body, ec);
-    const boost::json::object* object = !ec && parsed.is_object() ? &parsed.get_object() : nullptr;
-    const boost::json::value* id = object ? object->if_contains("pipeline_id") : nullptr;
-    const boost::json::value* name = object ? object->if_contains("pipeline_name") : nullptr;
-    if (id != nullptr && id->is_string() &&
-        (name == nullptr || name->is_string() || name->is_null())) {
-      response->set_pipeline_id(std::string(id->get_string()));
-      if (name != nullptr && name->is_string()) {
-        response->set_pipeline_name(std::string(name->get_string()));
-      }
-      return grpc::Status::OK;
-    }
-    // CodeArts said 2xx but not in the documented shape: we cannot confirm the stop, so this is
-    // never reported as success.
+    absl::Status read = ReadJson(http.body, response);
+    std::string missing;
+    if (read.ok()) missing = route.response_rules.MissingRequired(*response);
+    if (read.ok() && missing.empty()) return grpc::Status::OK;
+    response->Clear();
+    // CodeArts said 2xx but not in the documented shape: we cannot confirm that it did what was
+    // asked, so this is never reported as success.
     return ErrorStatus(
         grpc::StatusCode::INTERNAL,
         absl::StrCat("upstream answered HTTP ", http.status,
-                     " with a body that is not the documented StopPipelineNew JSON",
-                     R"( (expected {"pipeline_id","pipeline_name"}): )", Excerpt(http.body)),
+                     " with a body that is not the documented ", route.operation, " JSON",
+                     " (expected ", route.response_shape, "): ", Excerpt(http.body)),
         "MALFORMED_UPSTREAM_RESPONSE", upstream_host, http.status, request_id);
   }
 
@@ -152,8 +145,25 @@ grpc::Status MapStopResponse(const upstream::HttpResponse& http, std::string_vie
                      request_id);
 }
 
+grpc::Status MapOutcome(const Route& route, const absl::StatusOr<upstream::HttpResponse>& result,
+                        const upstream::ExchangeFacts& facts, std::string_view upstream_host,
+                        google::protobuf::Message* response) {
+  if (result.ok()) {
+    grpc::Status status = MapHttpResponse(route, *result, upstream_host, response);
+    if (status.ok() || facts.retry_note.empty()) return status;
+    return {status.error_code(), absl::StrCat(status.error_message(), " ", facts.retry_note),
+            status.error_details()};
+  }
+  std::string message(result.status().message());
+  if (facts.maybe_processed && !route.idempotent) {
+    message += " (the request may have been processed)";
+  }
+  if (!facts.retry_note.empty()) absl::StrAppend(&message, " ", facts.retry_note);
+  return {static_cast<grpc::StatusCode>(result.status().code()), std::move(message)};
+}
+
 grpc::Status FromAbslStatus(const absl::Status& status) {
   return {static_cast<grpc::StatusCode>(status.code()), std::string(status.message())};
 }
 
-}  // namespace codearts::mapping
+}  // namespace codearts::routes

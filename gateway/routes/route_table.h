@@ -1,0 +1,86 @@
+#ifndef CODEARTS_GATEWAY_ROUTES_ROUTE_TABLE_H_
+#define CODEARTS_GATEWAY_ROUTES_ROUTE_TABLE_H_
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include <string>
+#include <vector>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "routes/field_rules.h"
+#include "routes/path_template.h"
+
+namespace codearts::routes {
+
+/// A chain of fields from the request message down to a scalar ("parent.name").
+using FieldPath = std::vector<const google::protobuf::FieldDescriptor*>;
+
+/// Everything the gateway needs to serve one RPC as a REST call, resolved once at start from the
+/// method's descriptor: its `google.api.http` rule and its `(codearts.gateway.v1.rest)` policy.
+struct Route {
+  const google::protobuf::MethodDescriptor* method = nullptr;
+  /// "/codearts.pipeline.v1.PipelineService/Stop", as gRPC names the method.
+  std::string grpc_path;
+  /// "Stop": the label in metrics and the access log.
+  std::string name;
+  const google::protobuf::Message* request_prototype = nullptr;
+  const google::protobuf::Message* response_prototype = nullptr;
+  bool server_streaming = false;
+
+  std::string http_method;  // "GET", "POST", ...
+  PathTemplate path;
+  /// For each variable of `path`, in order, the fields it names.
+  std::vector<FieldPath> path_fields;
+  /// `body: "*"`: every field not in the path; a field name: that field; empty: no body.
+  enum class Body { kNone, kWholeMessage, kField } body = Body::kNone;
+  const google::protobuf::FieldDescriptor* body_field = nullptr;
+  /// Top-level fields bound to the path (left out of a `*` body).
+  std::vector<const google::protobuf::FieldDescriptor*> path_top_fields;
+  /// The query parameters: every scalar or repeated scalar field in neither the path nor the
+  /// body, nested messages flattened with dots ("filter.status").
+  struct QueryParam {
+    std::string name;
+    FieldPath fields;
+  };
+  std::vector<QueryParam> query;
+
+  bool idempotent = false;
+  std::string content_type = "application/json";
+  /// CodeArts' name of the operation ("StopPipelineNew"), for messages.
+  std::string operation;
+  /// The response's top-level fields as `{"a","b"}`, for the message on a malformed answer.
+  std::string response_shape;
+
+  MessageRules request_rules;
+  MessageRules response_rules;
+
+  /// Top-level request fields named pipeline_id / build_id (or null), for the access log.
+  const google::protobuf::FieldDescriptor* log_pipeline_id = nullptr;
+  const google::protobuf::FieldDescriptor* log_build_id = nullptr;
+};
+
+/// The routes of one service, in the order of its methods.
+struct RouteTable {
+  const google::protobuf::ServiceDescriptor* service = nullptr;
+  std::vector<Route> routes;
+
+  /// The route of the method called `name` ("Stop"), or null.
+  const Route* Find(absl::string_view name) const {
+    for (const Route& route : routes) {
+      if (route.name == name) return &route;
+    }
+    return nullptr;
+  }
+};
+
+/// Builds the route of every method of `service`. A method that cannot be mapped (no
+/// `google.api.http` rule, a path variable that names no scalar field, a body field that does
+/// not exist, a bad field rule, a client-streaming method) fails the whole table with one line
+/// naming the method: the gateway refuses to start rather than fail at the first call.
+absl::StatusOr<RouteTable> BuildRouteTable(const google::protobuf::ServiceDescriptor& service);
+
+}  // namespace codearts::routes
+
+#endif  // CODEARTS_GATEWAY_ROUTES_ROUTE_TABLE_H_
