@@ -159,7 +159,7 @@ grpc::Status MapOutcome(const Route& route, const absl::StatusOr<upstream::HttpR
     message += " (the request may have been processed)";
   }
   if (!facts.retry_note.empty()) absl::StrAppend(&message, " ", facts.retry_note);
-  return {static_cast<grpc::StatusCode>(result.status().code()), std::move(message)};
+  return {static_cast<grpc::StatusCode>(result.status().code()), message};
 }
 
 grpc::Status FromAbslStatus(const absl::Status& status) {

@@ -124,7 +124,7 @@ std::optional<std::string> ApigCanonicalRequest(
   std::string query;
   for (const auto& [key, value] : pairs) {
     if (!query.empty()) query += '&';
-    query += key + "=" + value;
+    query.append(key).append("=").append(value);
   }
 
   // The headers: names lower-cased, values trimmed, sorted by name.
@@ -139,7 +139,7 @@ std::optional<std::string> ApigCanonicalRequest(
   std::string canonical_headers;
   std::string names;
   for (const auto& [name, value] : headers) {
-    canonical_headers += name + ":" + value + "\n";
+    canonical_headers.append(name).append(":").append(value).append("\n");
     names += (names.empty() ? "" : ";") + name;
   }
 
