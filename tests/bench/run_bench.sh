@@ -3,7 +3,9 @@
 # loopback answering the Stop path with the documented 200 body, the gateway in front of it, and
 # drives both with the same load generators; then the asynchrony, footprint and sporadic-traffic
 # checks. Every call of every run is checked (a run with any non-OK call is reported FAILED).
-# Prints one table: each figure next to its reference from the same run, median of the runs.
+# Prints one table: each figure next to its reference from the same run, median of the runs; then
+# the concurrency sweep against the floor (a trivial completion-queue gRPC server answering a fixed
+# response, plus wrk's client-side cost per keep-alive HTTPS POST to the same nginx).
 #
 #   bash tests/bench/run_bench.sh [runs=3] [seconds per load run=8]
 set -euo pipefail
@@ -15,10 +17,11 @@ ulimit -n 65536 2>/dev/null || true  # 2,000 upstream connections and more
 concurrency=16  # saturation: enough to keep both cores busy, same for every leg
 
 bash tests/install_deps.sh
-if ! command -v nginx >/dev/null || ! command -v h2load >/dev/null; then
+if ! command -v nginx >/dev/null || ! command -v h2load >/dev/null || ! command -v wrk >/dev/null
+then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nginx-light nghttp2-client procps
+  apt-get install -y -qq --no-install-recommends nginx-light nghttp2-client procps wrk
 fi
 
 work="$(mktemp -d)"
@@ -33,7 +36,7 @@ trap cleanup EXIT
 echo "== building (release preset)" >&2
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target codearts-gateway pipelinectl https_load \
-  micro_bench >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+  micro_bench floor_grpc_server >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 bin="$root/build/release"
 bench_bin="$bin/tests/bench"
 
@@ -132,6 +135,48 @@ printf '\x00\x00\x00\x00\x44\x0a\x200f1e2d3c4b5a69788796a5b4c3d2e1f0\x12\x203c6a
   >"$work/stop.grpc"
 printf '{}' >"$work/body"  # h2load cannot send an empty body file
 
+# wrk's request: the Stop POST with the headers the gateway sends (static values: the client's
+# cost is the same, the signing is the gateway's own work and counted there).
+cat >"$work/stop.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["User-Agent"] = "codearts-gateway/bench"
+wrk.headers["X-Project-Id"] = "0123456789abcdef0123456789abcdef"
+wrk.headers["X-Sdk-Date"] = "20261201T000000Z"
+wrk.headers["Authorization"] = "SDK-HMAC-SHA256 Access=BENCHACCESSKEY000001, SignedHeaders=content-type;host;x-project-id;x-sdk-date, Signature=0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+EOF
+sweep_streams=(1 16 128 512)
+# h2load's connections and streams per connection for N concurrent streams: up to 8 connections.
+h2load_shape() { local n="$1" c; c=$((n < 8 ? n : 8)); echo "-c $c -m $((n / c))"; }
+grpc_leg() {  # grpc_leg <pid> <port> <streams> <out>: prints the server's CPU us per call
+  local pid="$1" port="$2" n="$3" out="$4" c0 c1 calls
+  c0="$(cpu_ticks "$pid")"
+  # shellcheck disable=SC2046
+  h2load $(h2load_shape "$n") -D "$seconds" -d "$work/stop.grpc" \
+    -H 'content-type: application/grpc' -H 'te: trailers' \
+    "http://127.0.0.1:$port/codearts.pipeline.v1.PipelineService/Stop" >"$out" 2>&1
+  c1="$(cpu_ticks "$pid")"
+  h2load_ok "$out" || { echo "FAILED RUN: h2load $out" >&2; cat "$out" >&2; failures=$((failures + 1)); }
+  calls="$(sed -n 's/^requests: [0-9]* total, [0-9]* started, \([0-9]*\) done.*/\1/p' "$out")"
+  awk -v c="$((c1 - c0))" -v n="$calls" -v hz="$hz" 'BEGIN {printf "%.1f\n", c / hz / n * 1e6}'
+}
+wrk_leg() {  # wrk_leg <streams> <out>: prints wrk's own CPU us per request (keep-alive HTTPS)
+  local n="$1" out="$2"
+  python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("CPU_SECONDS", r.ru_utime + r.ru_stime)' \
+    wrk -t1 -c "$n" -d "${seconds}s" -s "$work/stop.lua" "$upstream$stop_path" >"$out" 2>&1 || true
+  local requests cpu
+  requests="$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")"
+  cpu="$(sed -n 's/^CPU_SECONDS \(.*\)/\1/p' "$out")"
+  if [[ -z "$requests" || -z "$cpu" ]] || grep -q "Non-2xx\|Socket errors" "$out"; then
+    echo "FAILED RUN: wrk $out" >&2; cat "$out" >&2; failures=$((failures + 1)); echo 0; return
+  fi
+  awk -v c="$cpu" -v n="$requests" 'BEGIN {printf "%.1f\n", c / n * 1e6}'
+}
+
 failures=0
 check() {  # check <what> <result file>: a run with any non-OK call fails the benchmark
   if ! grep -q "RESULT" "$2" || [[ "$(result_field "$2" failed)" != "0" ]]; then
@@ -149,6 +194,28 @@ for run in $(seq "$runs"); do
   echo "$startup_ms" >>"$work/startup_ms"
   sleep 1  # idle, then read the footprint
   status_field "$gw_pid" VmRSS >>"$work/idle_rss_kb"
+  # Idle CPU: ten seconds without a call must cost (next to) nothing: no polling, no spinning.
+  idle0="$(cpu_ticks "$gw_pid")"; sleep 10; idle1="$(cpu_ticks "$gw_pid")"
+  awk -v c="$((idle1 - idle0))" -v hz="$hz" 'BEGIN {printf "%.3f\n", c / hz / 10 * 100}' \
+    >>"$work/idle_cpu_percent"
+
+  # The concurrency sweep against the floor, every leg in this run.
+  "$bench_bin/floor_grpc_server" --listen=127.0.0.1:0 >"$work/floor.out" 2>&1 &
+  floor_pid=$!
+  pids+=("$floor_pid")
+  for _ in $(seq 100); do grep -q "listening on" "$work/floor.out" && break; sleep 0.05; done
+  floor_port="$(sed -n 's/^listening on \([0-9]*\)/\1/p' "$work/floor.out")"
+  for n in "${sweep_streams[@]}"; do
+    grpc_leg "$gw_pid" "$gw_port" "$n" "$work/sweep_gw_$n" >>"$work/sweep_gw_us_$n"
+    grpc_leg "$floor_pid" "$floor_port" "$n" "$work/sweep_floor_$n" >>"$work/sweep_floor_us_$n"
+    wrk_leg "$n" "$work/sweep_wrk_$n" >>"$work/sweep_wrk_us_$n"
+    paste -d' ' <(tail -n 1 "$work/sweep_gw_us_$n") <(tail -n 1 "$work/sweep_floor_us_$n") \
+      <(tail -n 1 "$work/sweep_wrk_us_$n") |
+      awk '{printf "%.2f\n", ($2 + $3 > 0) ? $1 / ($2 + $3) : 0}' >>"$work/sweep_ratio_$n"
+    sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$work/sweep_gw_$n" >>"$work/sweep_gw_rps_$n"
+  done
+  kill -TERM "$floor_pid"; wait "$floor_pid" || true
+  [[ "$(non_ok_calls)" == "0" ]] || { echo "FAILED RUN: non-OK calls in the sweep" >&2; failures=$((failures + 1)); }
 
   # Throughput and CPU at saturation, h2load for both legs (HTTP/1.1+TLS to nginx; gRPC to the
   # gateway, which calls nginx): the same generator, the same concurrency.
@@ -249,7 +316,18 @@ printf '%-58s %-26s %-34s %s\n' \
   "  peak RSS" "$burst_rss MiB" "" "<= 150 MiB: $(verdict "$burst_rss" "<=" 150)" \
   "Idle RSS" "$idle_rss MiB" "" "<= 20 MiB: $(verdict "$idle_rss" "<=" 20)" \
   "Start to SERVING" "$startup ms" "" "<= 100 ms: $(verdict "$startup" "<=" 100)" \
-  "Call after 1.1 s idle, p99 over 20, minus busy p99" "+$sporadic_add ms" "busy p99 $(m busy_p99_us) us" "<= 2 ms: $(verdict "$sporadic_add" "<=" 2.0)"
+  "Call after 1.1 s idle, p99 over 20, minus busy p99" "+$sporadic_add ms" "busy p99 $(m busy_p99_us) us" "<= 2 ms: $(verdict "$sporadic_add" "<=" 2.0)" \
+  "Idle CPU over 10 s" "$(m idle_cpu_percent) % of a core" "" "<= 0.1 %: $(verdict "$(m idle_cpu_percent)" "<=" 0.1)"
+echo
+echo "CPU per call against the floor (same run; floor = trivial CQ gRPC server + wrk's client cost):"
+printf '%-9s %-14s %-16s %-18s %-12s %-16s %s\n' "streams" "gateway us" "floor gRPC us" "wrk HTTPS us" "ratio" "gateway calls/s" "target"
+for n in "${sweep_streams[@]}"; do
+  target="-"
+  if [[ "$n" == 16 || "$n" == 128 ]]; then target="<= 1.5: $(verdict "$(m "sweep_ratio_$n")" "<=" 1.5)"; fi
+  printf '%-9s %-14s %-16s %-18s %-12s %-16s %s\n' "$n" "$(m "sweep_gw_us_$n")" \
+    "$(m "sweep_floor_us_$n")" "$(m "sweep_wrk_us_$n")" "$(m "sweep_ratio_$n")" \
+    "$(m "sweep_gw_rps_$n")" "$target"
+done
 echo
 echo "micro-benchmarks (Google Benchmark, one run):"
 "$bin/tests/bench/micro_bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^Bm/p'

@@ -173,7 +173,9 @@ TEST_F(FailureE2eTest, KnownDownUpstreamFailsFastUntilTheNextProbe) {
 }
 
 TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
-  standin_.SetHandler(DelayedDefaultReply(standin_, milliseconds(800)));
+  // The first two calls are held upstream until the test has seen the third refused.
+  const auto gate = std::make_shared<testing::ReplyGate>();
+  standin_.SetHandler(GatedDefaultReply(standin_, gate));
   GatewayOptions options;
   options.max_in_flight = 2;
   GatewayUnderTest gateway(standin_, options);
@@ -181,6 +183,7 @@ TEST_F(FailureE2eTest, CallsBeyondTheInFlightCapAreRefusedAtOnce) {
   auto second = std::async(std::launch::async, [&] { return gateway.Stop(kPipelineId, kBuildId); });
   ASSERT_TRUE(standin_.WaitForRequests(2, seconds(10)));
   const StopOutcome refused = gateway.Stop(kPipelineId, kBuildId);
+  gate->Open();
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_NE(refused.status.error_message().find("--max-in-flight"), std::string::npos);
   EXPECT_TRUE(first.get().status.ok());

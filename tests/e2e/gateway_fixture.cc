@@ -50,6 +50,15 @@ testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
   };
 }
 
+testing::StandinHandler GatedDefaultReply(testing::CodeArtsStandin& standin,
+                                          std::shared_ptr<testing::ReplyGate> gate) {
+  return [&standin, gate = std::move(gate)](const testing::RecordedRequest& request) {
+    testing::StandinReply reply = standin.DefaultReply(request);
+    reply.gate = gate;
+    return reply;
+  };
+}
+
 std::uint16_t ClosedPort() {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::make_address("127.0.0.1"), 0});

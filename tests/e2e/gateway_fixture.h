@@ -112,6 +112,10 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
 testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
                                             std::chrono::milliseconds delay);
 
+/// A stand-in handler that answers as CodeArts would once `gate` is open.
+testing::StandinHandler GatedDefaultReply(testing::CodeArtsStandin& standin,
+                                          std::shared_ptr<testing::ReplyGate> gate);
+
 /// The value of the sample `name{labels}` in Prometheus text `exposition` (labels as written,
 /// e.g. `method="Stop",code="OK"`), or -1 when absent.
 double MetricValue(const std::string& exposition, const std::string& name,

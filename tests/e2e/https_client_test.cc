@@ -103,14 +103,22 @@ TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
 }
 
 TEST_F(HttpsClientTest, NewConnectionsResumeTheTlsSessionOfAnEarlierOne) {
-  standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(200)); });
   StartClient(/*max_connections=*/4);
   ASSERT_TRUE(Send(seconds(10)).get().ok());
   EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
   EXPECT_EQ(client_->GetStats().resumed_handshakes, 0u);
-  // Two at once: one takes the pooled connection, the other opens a new one, resuming.
+  // Two at once, both held upstream until both have arrived: one took the pooled connection,
+  // the other had to open a new one, resuming the first one's session.
+  const auto gate = std::make_shared<testing::ReplyGate>();
+  standin_.SetHandler([gate](const RecordedRequest&) {
+    StandinReply reply = Ok(milliseconds(0));
+    reply.gate = gate;
+    return reply;
+  });
   auto first = Send(seconds(10));
   auto second = Send(seconds(10));
+  ASSERT_TRUE(standin_.WaitForRequests(3, seconds(10)));
+  gate->Open();
   ASSERT_TRUE(first.get().ok());
   ASSERT_TRUE(second.get().ok());
   EXPECT_EQ(standin_.ConnectionsAccepted(), 2u);

@@ -234,21 +234,42 @@ TEST(DrainE2eTest, HealthOnlyListenerDoesNotServeThePipelineService) {
 
 TEST(DrainE2eTest, InFlightCallsUnderLoadAllFinishWithinTheDrainTimeout) {
   CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
-  standin.SetHandler(DelayedDefaultReply(standin, milliseconds(300)));
+  // Every call is held upstream until the server is shutting down.
+  const auto gate = std::make_shared<testing::ReplyGate>();
+  standin.SetHandler(GatedDefaultReply(standin, gate));
   GatewayOptions options;
   options.max_connections = 64;
   GatewayUnderTest gateway(standin, options);
   constexpr int kCalls = 40;
   std::vector<std::unique_ptr<PendingStop>> calls;
   calls.reserve(kCalls);
-  for (int i = 0; i < kCalls; ++i) calls.push_back(StartStop(gateway.stub(), seconds(20)));
+  std::vector<std::future<grpc::Status>> done;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(StartStop(gateway.stub(), seconds(20)));
+    done.push_back(calls.back()->done.get_future());
+  }
   ASSERT_TRUE(standin.WaitForRequests(kCalls, seconds(20)));
 
-  gateway.server().Shutdown(std::chrono::system_clock::now() + seconds(10));
-  for (auto& call : calls) {
-    auto done = call->done.get_future();
-    ASSERT_EQ(done.wait_for(seconds(10)), std::future_status::ready);
-    const grpc::Status status = done.get();
+  auto shutdown = std::async(std::launch::async, [&gateway] {
+    gateway.server().Shutdown(std::chrono::system_clock::now() + seconds(10));
+  });
+  // The server refuses new calls once its shutdown has begun: then release the held ones.
+  auto health = grpc::health::v1::Health::NewStub(gateway.channel());
+  const auto give_up = std::chrono::steady_clock::now() + seconds(10);
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  while (code != grpc::StatusCode::UNAVAILABLE && std::chrono::steady_clock::now() < give_up) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + seconds(2));
+    grpc::health::v1::HealthCheckResponse response;
+    code = health->Check(&context, {}, &response).error_code();
+  }
+  ASSERT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(done.front().wait_for(milliseconds(0)), std::future_status::timeout);
+  gate->Open();
+  shutdown.get();
+  for (auto& call : done) {
+    ASSERT_EQ(call.wait_for(seconds(10)), std::future_status::ready);
+    const grpc::Status status = call.get();
     EXPECT_TRUE(status.ok()) << status.error_message();
   }
 }

@@ -5,7 +5,9 @@
 
 #include <set>
 
+#include "codearts/gateway/v1/options.pb.h"
 #include "e2e/gateway_fixture.h"
+#include "google/api/annotations.pb.h"
 #include "src/proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 
 namespace codearts::e2e {
@@ -73,6 +75,35 @@ TEST_F(ReflectionTest, DescribesThePipelineService) {
   // The method's input type resolves too (grpcurl builds the request from it).
   EXPECT_TRUE(FilesForSymbol("codearts.pipeline.v1.StopRequest")
                   .count("codearts/pipeline/v1/pipeline.proto"));
+}
+
+TEST_F(ReflectionTest, DescribesEachRouteAsDeclaredInTheProto) {
+  // What `grpcurl describe codearts.pipeline.v1.PipelineService.Stop` prints: the method with
+  // its google.api.http option, from the descriptors the gateway serves.
+  ServerReflectionRequest request;
+  request.set_file_containing_symbol("codearts.pipeline.v1.PipelineService.Stop");
+  const ServerReflectionResponse response = Ask(request);
+  std::set<std::string> names;
+  google::protobuf::FileDescriptorProto pipeline;
+  for (const std::string& bytes : response.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    names.insert(file.name());
+    if (file.name() == "codearts/pipeline/v1/pipeline.proto") pipeline = file;
+  }
+  EXPECT_TRUE(names.count("google/api/http.proto"));
+  EXPECT_TRUE(names.count("google/api/annotations.proto"));
+  EXPECT_TRUE(names.count("codearts/gateway/v1/options.proto"));
+  ASSERT_EQ(pipeline.service_size(), 1);
+  const google::protobuf::MethodDescriptorProto* stop = nullptr;
+  for (const auto& method : pipeline.service(0).method()) {
+    if (method.name() == "Stop") stop = &method;
+  }
+  ASSERT_NE(stop, nullptr);
+  ASSERT_TRUE(stop->options().HasExtension(google::api::http));
+  EXPECT_EQ(stop->options().GetExtension(google::api::http).post(),
+            "/v3/pipelines/{pipeline_id}/stop");
+  EXPECT_EQ(stop->options().GetExtension(gateway::v1::rest).operation(), "StopPipelineNew");
 }
 
 TEST_F(ReflectionTest, ServesTheErrorDetailTypes) {

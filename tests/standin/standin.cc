@@ -263,6 +263,32 @@ asio::ssl::context MakeServerTlsContext(ServerCert cert, const TestPki& pki) {
 
 }  // namespace
 
+void ReplyGate::Open() {
+  std::vector<std::function<void()>> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    waiting.swap(waiting_);
+  }
+  for (const auto& wake : waiting) wake();
+}
+
+bool ReplyGate::is_open() const {
+  std::lock_guard lock(mutex_);
+  return open_;
+}
+
+void ReplyGate::OnOpen(std::function<void()> wake) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!open_) {
+      waiting_.push_back(std::move(wake));
+      return;
+    }
+  }
+  wake();
+}
+
 std::optional<std::string> RecordedRequest::Header(std::string_view name) const {
   for (const auto& [field, value] : headers) {
     if (absl::EqualsIgnoreCase(field, ToAbsl(name))) return value;
@@ -397,6 +423,18 @@ class CodeArtsStandin::Server::Connection {
       const StandinReply reply = self->server_.Reply(record);
       if (reply.delay > std::chrono::milliseconds::zero()) {
         self->timer_.expires_after(reply.delay);
+        co_await self->timer_.async_wait(kAsTuple);
+        if (self->closed_) co_return;
+      }
+      if (reply.gate && !reply.gate->is_open()) {
+        // Wait for the test to open the gate; Close() cancels the timer too.
+        self->timer_.expires_at(std::chrono::steady_clock::time_point::max());
+        reply.gate->OnOpen([weak = std::weak_ptr<Connection>(self)] {
+          if (auto connection = weak.lock()) {
+            asio::post(connection->stream_.get_executor(),
+                       [connection] { connection->timer_.cancel(); });
+          }
+        });
         co_await self->timer_.async_wait(kAsTuple);
         if (self->closed_) co_return;
       }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,24 @@ struct RecordedRequest {
   std::optional<std::string> Header(std::string_view name) const;
 };
 
+/// A latch for replies: a reply that carries a closed gate is held (without blocking the
+/// stand-in's io thread) until the test opens the gate, so that a test can keep calls in flight
+/// for exactly as long as it needs, instead of hoping a delay is long enough. Thread-safe.
+class ReplyGate {
+ public:
+  /// Releases every reply waiting on the gate, and lets those that come later through at once.
+  void Open();
+  bool is_open() const;  // NOLINT(readability-identifier-naming): the test API's accessor style
+
+  /// Runs `wake` once the gate is open (at once if it is); for the stand-in's connections.
+  void OnOpen(std::function<void()> wake);
+
+ private:
+  mutable std::mutex mutex_;
+  bool open_ = false;                           // guarded by mutex_
+  std::vector<std::function<void()>> waiting_;  // guarded by mutex_
+};
+
 /// What a handler tells the stand-in to answer.
 struct StandinReply {
   unsigned status = 200;
@@ -54,6 +73,8 @@ struct StandinReply {
   /// How long to wait before answering. The wait never blocks the io thread, and the stand-in
   /// notices (and closes) a connection the client closes meanwhile.
   std::chrono::milliseconds delay{0};
+  /// When set, the reply waits for the gate to open (after `delay`).
+  std::shared_ptr<ReplyGate> gate;
   /// kCloseWithoutReply closes the socket (FIN, no TLS close_notify) without answering;
   /// kResetWithoutReply closes it with SO_LINGER {1, 0}, so the client sees a TCP RST.
   enum class Fault { kNone, kCloseWithoutReply, kResetWithoutReply } fault = Fault::kNone;

@@ -1,9 +1,9 @@
+// PipelineClient, the library callers link, against the real gateway in process (built as
+// main.cc builds it) in front of the CodeArts stand-in: the errors, details and trailers it decodes
+// are the ones the gateway really sends.
 #include "client/pipeline_client.h"
 
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server.h>
-#include <grpcpp/server_builder.h>
-#include <grpcpp/support/server_callback.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -13,8 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "google/rpc/status.pb.h"
-#include "gtest/gtest.h"
+#include "e2e/gateway_fixture.h"
 
 namespace codearts::client {
 namespace {
@@ -23,83 +22,15 @@ using pipeline::v1::StopRequest;
 using pipeline::v1::StopResponse;
 using std::chrono_literals::operator""ms;
 using std::chrono_literals::operator""s;
+using testing::RecordedRequest;
+using testing::StandinReply;
 
+// The stand-in answers 404 for pipelines whose id starts with "missing".
 constexpr char kMissingPipeline[] = "missing";
-constexpr char kBareErrorPipeline[] = "bare-error";
 constexpr char kHangingPipeline[] = "hangs";
-constexpr char kErrorReason[] = "DEVPIPE.00011104";
-constexpr char kErrorDomain[] = "cloudpipeline-ext.cn-north-4.myhuaweicloud.com";
+constexpr char kErrorReason[] = "DEVPIPE.00011401";
 // How long a test waits for an event that should come at once; only reached on failure.
 constexpr auto kEventTimeout = 10s;
-
-// Answers with the cancellation once the call is cancelled (deadline or client going away), as
-// the gateway does when CodeArts hangs.
-class FinishOnCancelReactor final : public grpc::ServerUnaryReactor {
- public:
-  void OnCancel() override { Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")); }
-  void OnDone() override { delete this; }
-};
-
-// A test double for the gateway: echoes the request, reports the token it saw and sends
-// CodeArts-like errors for some pipeline ids.
-class FakeGateway final : public pipeline::v1::PipelineService::CallbackService {
- public:
-  grpc::ServerUnaryReactor* Stop(grpc::CallbackServerContext* context, const StopRequest* request,
-                                 StopResponse* response) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const auto& metadata = context->client_metadata();
-      auto token = metadata.find("x-auth-token");
-      tokens_.push_back(token == metadata.end()
-                            ? std::string()
-                            : std::string(token->second.data(), token->second.size()));
-      calls_changed_.notify_all();
-    }
-    if (request->pipeline_id() == kHangingPipeline) return new FinishOnCancelReactor();
-
-    context->AddTrailingMetadata("x-request-id", "req-" + request->build_id());
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    if (request->pipeline_id() == kMissingPipeline) {
-      reactor->Finish(NotFound(request->build_id()));
-    } else if (request->pipeline_id() == kBareErrorPipeline) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no details"));
-    } else {
-      response->set_pipeline_id(request->pipeline_id());
-      response->set_pipeline_name("name-of-" + request->pipeline_id());
-      reactor->Finish(grpc::Status::OK);
-    }
-    return reactor;
-  }
-
-  // The x-auth-token of every call so far ("" when absent), in arrival order.
-  std::vector<std::string> Tokens() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return tokens_;
-  }
-
-  bool WaitForCalls(std::size_t count) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return calls_changed_.wait_for(lock, kEventTimeout, [&] { return tokens_.size() >= count; });
-  }
-
- private:
-  static grpc::Status NotFound(const std::string& build_id) {
-    google::rpc::ErrorInfo info;
-    info.set_reason(kErrorReason);
-    info.set_domain(kErrorDomain);
-    (*info.mutable_metadata())["http_status"] = "404";
-    (*info.mutable_metadata())["request_id"] = "req-" + build_id;
-    google::rpc::Status details;
-    details.set_code(static_cast<int>(grpc::StatusCode::NOT_FOUND));
-    details.set_message("DEVPIPE.00011104: pipeline not found");
-    details.add_details()->PackFrom(info);
-    return {grpc::StatusCode::NOT_FOUND, details.message(), details.SerializeAsString()};
-  }
-
-  std::mutex mu_;
-  std::condition_variable calls_changed_;
-  std::vector<std::string> tokens_;
-};
 
 // Collects StopAsync results and the threads that delivered them.
 class ResultRecorder {
@@ -151,26 +82,33 @@ CallOptions WithTimeout(std::chrono::milliseconds timeout, std::string token = "
 
 class PipelineClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_NE(port, 0);
-    client_ =
-        std::make_unique<PipelineClient>(MakeInsecureChannel("127.0.0.1:" + std::to_string(port)));
+  PipelineClientTest() {
+    // CodeArts' own answers, each with the request id "req-<build id>"; the ones for
+    // kHangingPipeline are held until the test ends.
+    standin_.SetHandler([this](const RecordedRequest& request) {
+      StandinReply reply = standin_.DefaultReply(request);
+      for (const auto& [name, value] : request.query) {
+        if (name == "build_id") reply.headers.emplace_back("X-Request-Id", "req-" + value);
+      }
+      if (request.path.find(kHangingPipeline) != std::string::npos) reply.gate = hold_;
+      return reply;
+    });
+    client_ = std::make_unique<PipelineClient>(MakeInsecureChannel(gateway_.address()));
+  }
+  ~PipelineClientTest() override { hold_->Open(); }
+
+  // The X-Auth-Token of every request CodeArts saw ("" when absent), in arrival order.
+  std::vector<std::string> Tokens() {
+    std::vector<std::string> tokens;
+    for (const RecordedRequest& request : standin_.Requests()) {
+      tokens.push_back(request.Header("X-Auth-Token").value_or(""));
+    }
+    return tokens;
   }
 
-  void TearDown() override {
-    client_.reset();
-    // The deadline cancels any call a failed test left hanging.
-    if (server_ != nullptr) server_->Shutdown(std::chrono::system_clock::now() + 5s);
-  }
-
-  FakeGateway fake_;  // Outlives server_, which refers to it.
-  std::unique_ptr<grpc::Server> server_;
+  const std::shared_ptr<testing::ReplyGate> hold_ = std::make_shared<testing::ReplyGate>();
+  testing::CodeArtsStandin standin_{e2e::StandinWithTestKeys(), e2e::SharedPki()};
+  e2e::GatewayUnderTest gateway_{standin_};
   std::unique_ptr<PipelineClient> client_;
 };
 
@@ -179,37 +117,46 @@ TEST_F(PipelineClientTest, StopReturnsResponseAndRequestId) {
 
   ASSERT_EQ(result.status.error_code(), grpc::StatusCode::OK) << result.status.error_message();
   EXPECT_EQ(result.response.pipeline_id(), "p1");
-  EXPECT_EQ(result.response.pipeline_name(), "name-of-p1");
+  EXPECT_EQ(result.response.pipeline_name(), "pipeline-p1");
   EXPECT_EQ(result.request_id, "req-b1");
   EXPECT_FALSE(result.error_info.has_value());
 }
 
 TEST_F(PipelineClientTest, StopSendsTokenOnlyWhenGiven) {
-  ASSERT_TRUE(client_->Stop(MakeRequest("p1", "b1"), WithTimeout(5s, "iam-token")).status.ok());
+  // The stand-in accepts only e2e::kValidToken: a refused token shows it was sent.
+  EXPECT_EQ(
+      client_->Stop(MakeRequest("p1", "b0"), WithTimeout(5s, "iam-token")).status.error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(
+      client_->Stop(MakeRequest("p1", "b1"), WithTimeout(5s, e2e::kValidToken)).status.ok());
   ASSERT_TRUE(client_->Stop(MakeRequest("p1", "b2"), WithTimeout(5s)).status.ok());
 
-  EXPECT_EQ(fake_.Tokens(), (std::vector<std::string>{"iam-token", ""}));
+  EXPECT_EQ(Tokens(), (std::vector<std::string>{"iam-token", e2e::kValidToken, ""}));
 }
 
 TEST_F(PipelineClientTest, StopDecodesErrorInfo) {
   const StopResult result = client_->Stop(MakeRequest(kMissingPipeline, "b7"), WithTimeout(5s));
 
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(result.status.error_message(), "DEVPIPE.00011104: pipeline not found");
+  EXPECT_EQ(result.status.error_message(),
+            "DEVPIPE.00011401: pipeline not found (HTTP 404) [request id req-b7]");
   EXPECT_EQ(result.request_id, "req-b7");
   ASSERT_TRUE(result.error_info.has_value());
   EXPECT_EQ(result.error_info->reason(), kErrorReason);
-  EXPECT_EQ(result.error_info->domain(), kErrorDomain);
+  EXPECT_EQ(result.error_info->domain(), "127.0.0.1");
   EXPECT_EQ(result.error_info->metadata().at("http_status"), "404");
   EXPECT_EQ(result.error_info->metadata().at("request_id"), "req-b7");
 }
 
-TEST_F(PipelineClientTest, StopWithoutErrorDetailsHasNoErrorInfo) {
-  const StopResult result = client_->Stop(MakeRequest(kBareErrorPipeline, "b1"), WithTimeout(5s));
+TEST_F(PipelineClientTest, StopRefusedByTheGatewayHasNoErrorInfoAndNoRequestId) {
+  const StopResult result = client_->Stop(MakeRequest("bad id", "b1"), WithTimeout(5s));
 
-  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.status.error_message(),
+            "pipeline_id has a character outside [A-Za-z0-9_-] at position 3");
   EXPECT_FALSE(result.error_info.has_value());
-  EXPECT_EQ(result.request_id, "req-b1");
+  EXPECT_EQ(result.request_id, "");
+  EXPECT_TRUE(standin_.Requests().empty());
 }
 
 TEST_F(PipelineClientTest, StopHonoursDeadline) {
@@ -228,12 +175,13 @@ TEST_F(PipelineClientTest, StopRejectsNonPositiveTimeoutWithoutCalling) {
   const StopResult result = client_->Stop(MakeRequest("p1", "b1"), WithTimeout(0ms));
 
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(fake_.Tokens().empty());
+  EXPECT_TRUE(Tokens().empty());
 }
 
 TEST_F(PipelineClientTest, StopAsyncRunsCallbackOnceOnCompletionQueueThread) {
   ResultRecorder recorder;
-  client_->StopAsync(MakeRequest("p2", "b2"), WithTimeout(5s, "t"), recorder.Callback());
+  client_->StopAsync(MakeRequest("p2", "b2"), WithTimeout(5s, e2e::kValidToken),
+                     recorder.Callback());
   ASSERT_TRUE(recorder.WaitFor(1));
   client_.reset();  // Drains the queue: a second callback would show up now.
 
@@ -241,10 +189,10 @@ TEST_F(PipelineClientTest, StopAsyncRunsCallbackOnceOnCompletionQueueThread) {
   ASSERT_EQ(results.size(), 1U);
   EXPECT_EQ(results[0].status.error_code(), grpc::StatusCode::OK);
   EXPECT_EQ(results[0].response.pipeline_id(), "p2");
-  EXPECT_EQ(results[0].response.pipeline_name(), "name-of-p2");
+  EXPECT_EQ(results[0].response.pipeline_name(), "pipeline-p2");
   EXPECT_EQ(results[0].request_id, "req-b2");
   EXPECT_NE(recorder.Threads()[0], std::this_thread::get_id());
-  EXPECT_EQ(fake_.Tokens(), std::vector<std::string>{"t"});
+  EXPECT_EQ(Tokens(), std::vector<std::string>{e2e::kValidToken});
 }
 
 TEST_F(PipelineClientTest, StopAsyncDecodesErrorInfo) {
@@ -272,7 +220,7 @@ TEST_F(PipelineClientTest, StopRejectsTimeoutAboveOneDay) {
       client_->Stop(MakeRequest("p1", "b1"), WithTimeout(std::chrono::hours(25)));
 
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(fake_.Tokens().empty());
+  EXPECT_TRUE(Tokens().empty());
 }
 
 TEST_F(PipelineClientTest, StopAsyncRejectsNonPositiveTimeoutOnCompletionQueueThread) {
@@ -282,7 +230,7 @@ TEST_F(PipelineClientTest, StopAsyncRejectsNonPositiveTimeoutOnCompletionQueueTh
 
   EXPECT_EQ(recorder.Results()[0].status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(recorder.Threads()[0], std::this_thread::get_id());
-  EXPECT_TRUE(fake_.Tokens().empty());
+  EXPECT_TRUE(Tokens().empty());
 }
 
 TEST_F(PipelineClientTest, StopAsyncCompletesManyConcurrentCalls) {
@@ -306,7 +254,7 @@ TEST_F(PipelineClientTest, DestructorCancelsPendingCallsAndRunsTheirCallbacks) {
   ResultRecorder recorder;
   // A deadline far beyond the test's patience: only the destructor can end this call quickly.
   client_->StopAsync(MakeRequest(kHangingPipeline, "b1"), WithTimeout(60s), recorder.Callback());
-  ASSERT_TRUE(fake_.WaitForCalls(1));
+  ASSERT_TRUE(standin_.WaitForRequests(1, kEventTimeout));
 
   const auto start = std::chrono::steady_clock::now();
   client_.reset();
