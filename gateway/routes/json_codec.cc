@@ -337,6 +337,8 @@ bool IsFieldSet(const pb::Message& message, const pb::FieldDescriptor* field) {
 std::string ScalarText(const pb::Message& message, const pb::FieldDescriptor* field, int index) {
   const json::value value = ScalarToJson(message, field, index);
   if (value.is_string()) return std::string(value.get_string());
+  // Boost.JSON writes doubles in exponent form (1.5E0); a query string wants 1.5.
+  if (value.is_double()) return absl::StrCat(value.get_double());
   return json::serialize(value);
 }
 

@@ -41,6 +41,13 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status) {
   return std::nullopt;
 }
 
+testing::StandinReply Reply(unsigned status, std::string body) {
+  testing::StandinReply reply;
+  reply.status = status;
+  reply.body = std::move(body);
+  return reply;
+}
+
 testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
                                             std::chrono::milliseconds delay) {
   return [&standin, delay](const testing::RecordedRequest& request) {

@@ -108,6 +108,9 @@ class GatewayUnderTest {
 /// Decodes the google.rpc.ErrorInfo carried in `status`' details, if any.
 std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
 
+/// A reply with `status` and `body` (JSON bodies get their Content-Type from the stand-in).
+testing::StandinReply Reply(unsigned status, std::string body);
+
 /// A stand-in handler that answers as CodeArts would, but only after `delay`.
 testing::StandinHandler DelayedDefaultReply(testing::CodeArtsStandin& standin,
                                             std::chrono::milliseconds delay);

@@ -20,13 +20,6 @@ using testing::ServerCert;
 using testing::StandinOptions;
 using testing::StandinReply;
 
-StandinReply Reply(unsigned status, std::string body) {
-  StandinReply reply;
-  reply.status = status;
-  reply.body = std::move(body);
-  return reply;
-}
-
 class StopE2eTest : public ::testing::Test {
  protected:
   CodeArtsStandin standin_{StandinWithTestKeys(), SharedPki()};
