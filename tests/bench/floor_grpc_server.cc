@@ -4,9 +4,17 @@
 // call is compared with this server's plus a direct HTTPS client's (wrk), measured in the same
 // run (tests/bench/run_bench.sh).
 //
-//   floor_grpc_server --listen=127.0.0.1:0   # prints "listening on PORT", serves until SIGTERM
+// With --hop, each answer is handed to a thread running an Asio io_context, which calls Finish,
+// as the gateway's calls are (its upstream exchange runs on its I/O thread): the difference is
+// the cost of that hand-off alone.
+//
+//   floor_grpc_server --listen=127.0.0.1:0 [--hop]  # prints "listening on PORT", serves until
+//   SIGTERM
 #include <grpcpp/grpcpp.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -17,6 +25,7 @@
 #include "codearts/pipeline/v1/pipeline.grpc.pb.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "gRPC listen address");
+ABSL_FLAG(bool, hop, false, "Call Finish from an Asio I/O thread, as the gateway does");
 
 namespace {
 
@@ -27,8 +36,9 @@ using codearts::pipeline::v1::StopResponse;
 // The classic async call: request, answer at once, delete on the finish tag.
 class Call {
  public:
-  Call(PipelineService::AsyncService& service, grpc::ServerCompletionQueue& cq)
-      : service_(service), cq_(cq), responder_(&context_) {
+  Call(PipelineService::AsyncService& service, grpc::ServerCompletionQueue& cq,
+       boost::asio::io_context* io)
+      : service_(service), cq_(cq), io_(io), responder_(&context_) {
     service_.RequestStop(&context_, &request_, &responder_, &cq_, &cq_, this);
   }
 
@@ -37,19 +47,24 @@ class Call {
       delete this;
       return;
     }
-    new Call(service_, cq_);
-    StopResponse response;
-    response.set_pipeline_id(request_.pipeline_id());
-    response.set_pipeline_name("bench");
+    new Call(service_, cq_, io_);
+    response_.set_pipeline_id(request_.pipeline_id());
+    response_.set_pipeline_name("bench");
     finishing_ = true;
-    responder_.Finish(response, grpc::Status::OK, this);
+    if (io_ == nullptr) {
+      responder_.Finish(response_, grpc::Status::OK, this);
+    } else {
+      boost::asio::post(*io_, [this] { responder_.Finish(response_, grpc::Status::OK, this); });
+    }
   }
 
  private:
   PipelineService::AsyncService& service_;
   grpc::ServerCompletionQueue& cq_;
+  boost::asio::io_context* io_;
   grpc::ServerContext context_;
   StopRequest request_;
+  StopResponse response_;
   grpc::ServerAsyncResponseWriter<StopResponse> responder_;
   bool finishing_ = false;
 };
@@ -82,11 +97,16 @@ int main(int argc, char** argv) {
     bool ok = false;
     while (cq->Next(&tag, &ok)) static_cast<Call*>(tag)->Proceed(ok);
   });
-  new Call(service, *cq);
+  boost::asio::io_context io(1);
+  auto work = boost::asio::make_work_guard(io);
+  std::thread io_thread([&io] { io.run(); });
+  new Call(service, *cq, absl::GetFlag(FLAGS_hop) ? &io : nullptr);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   server->Shutdown(std::chrono::system_clock::now());
+  work.reset();
+  io_thread.join();
   cq->Shutdown();
   poller.join();
   return 0;

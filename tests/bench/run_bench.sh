@@ -213,16 +213,24 @@ for run in $(seq "$runs"); do
   pids+=("$floor_pid")
   for _ in $(seq 100); do grep -q "listening on" "$work/floor.out" && break; sleep 0.05; done
   floor_port="$(sed -n 's/^listening on \([0-9]*\)/\1/p' "$work/floor.out")"
+  # The same server handing each answer to an Asio thread, as the gateway does: the hand-off's
+  # own cost, for the breakdown.
+  "$bench_bin/floor_grpc_server" --listen=127.0.0.1:0 --hop >"$work/hop.out" 2>&1 &
+  hop_pid=$!
+  pids+=("$hop_pid")
+  for _ in $(seq 100); do grep -q "listening on" "$work/hop.out" && break; sleep 0.05; done
+  hop_port="$(sed -n 's/^listening on \([0-9]*\)/\1/p' "$work/hop.out")"
   for n in "${sweep_streams[@]}"; do
     grpc_leg "$gw_pid" "$gw_port" "$n" "$work/sweep_gw_$n" gateway >>"$work/sweep_gw_us_$n"
     grpc_leg "$floor_pid" "$floor_port" "$n" "$work/sweep_floor_$n" >>"$work/sweep_floor_us_$n"
+    grpc_leg "$hop_pid" "$hop_port" "$n" "$work/sweep_hop_$n" >>"$work/sweep_hop_us_$n"
     wrk_leg "$n" "$work/sweep_wrk_$n" >>"$work/sweep_wrk_us_$n"
     paste -d' ' <(tail -n 1 "$work/sweep_gw_us_$n") <(tail -n 1 "$work/sweep_floor_us_$n") \
       <(tail -n 1 "$work/sweep_wrk_us_$n") |
       awk '{printf "%.2f\n", ($2 + $3 > 0) ? $1 / ($2 + $3) : 0}' >>"$work/sweep_ratio_$n"
     sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$work/sweep_gw_$n" >>"$work/sweep_gw_rps_$n"
   done
-  kill -TERM "$floor_pid"; wait "$floor_pid" || true
+  kill -TERM "$floor_pid" "$hop_pid"; wait "$floor_pid" "$hop_pid" || true
 
   # Throughput and CPU at saturation, h2load for both legs (HTTP/1.1+TLS to nginx; gRPC to the
   # gateway, which calls nginx): the same generator, the same concurrency.
@@ -328,13 +336,13 @@ printf '%-58s %-26s %-34s %s\n' \
   "Idle CPU over 10 s" "$(m idle_cpu_percent) % of a core" "" "<= 0.1 %: $(verdict "$(m idle_cpu_percent)" "<=" 0.1)"
 echo
 echo "CPU per call against the floor (same run; floor = trivial CQ gRPC server + wrk's client cost):"
-printf '%-9s %-14s %-16s %-18s %-12s %-16s %s\n' "streams" "gateway us" "floor gRPC us" "wrk HTTPS us" "ratio" "gateway calls/s" "target"
+printf '%-9s %-12s %-15s %-15s %-14s %-8s %-16s %s\n' "streams" "gateway us" "floor gRPC us" "wrk HTTPS us" "(gRPC+hop us)" "ratio" "gateway calls/s" "target"
 for n in "${sweep_streams[@]}"; do
   target="-"
   if [[ "$n" == 16 || "$n" == 128 ]]; then target="<= 1.5: $(verdict "$(m "sweep_ratio_$n")" "<=" 1.5)"; fi
-  printf '%-9s %-14s %-16s %-18s %-12s %-16s %s\n' "$n" "$(m "sweep_gw_us_$n")" \
-    "$(m "sweep_floor_us_$n")" "$(m "sweep_wrk_us_$n")" "$(m "sweep_ratio_$n")" \
-    "$(m "sweep_gw_rps_$n")" "$target"
+  printf '%-9s %-12s %-15s %-15s %-14s %-8s %-16s %s\n' "$n" "$(m "sweep_gw_us_$n")" \
+    "$(m "sweep_floor_us_$n")" "$(m "sweep_wrk_us_$n")" "$(m "sweep_hop_us_$n")" \
+    "$(m "sweep_ratio_$n")" "$(m "sweep_gw_rps_$n")" "$target"
 done
 echo
 echo "micro-benchmarks (Google Benchmark, one run):"
