@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -249,6 +250,15 @@ int RunBench() {
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(absl::StrCat(kSummary, "\n\n", kUsage));
+  if (const std::optional<int> exit_code = cli::HandleHelp(
+          argc, argv,
+          {.usage = absl::StrCat("pipelinectl: ", kSummary, "\n\n", kUsage),
+           .is_own_flag =
+               [](std::string_view file) { return file.ends_with("client/pipelinectl.cc"); },
+           .version = "pipelinectl " CODEARTS_VERSION "\n"},
+          std::cout)) {
+    return *exit_code;
+  }
   absl::StatusOr<cli::Positional> positional = cli::ParseFlags(argc, argv);
   if (!positional.ok()) return UsageError(std::string(positional.status().message()));
   if (positional->size() < 2) return UsageError("missing subcommand");

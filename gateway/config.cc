@@ -102,6 +102,10 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
     return absl::InvalidArgumentError("--upstream-timeout must be positive");
   }
   config.upstream_timeout = raw.upstream_timeout;
+  if (raw.connect_timeout <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--connect-timeout must be positive");
+  }
+  config.connect_timeout = raw.connect_timeout;
   if (raw.drain_timeout < std::chrono::milliseconds::zero()) {
     return absl::InvalidArgumentError("--drain-timeout must not be negative");
   }
@@ -229,6 +233,7 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
       {"ca_file", config.ca_file.empty() ? "<system store>" : config.ca_file},
       {"credentials", credentials},
       {"upstream_timeout_ms", std::to_string(config.upstream_timeout.count())},
+      {"connect_timeout_ms", std::to_string(config.connect_timeout.count())},
       {"drain_delay_ms", std::to_string(config.drain_delay.count())},
       {"drain_timeout_ms", std::to_string(config.drain_timeout.count())},
       {"io_threads", std::to_string(config.io_threads)},

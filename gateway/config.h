@@ -33,6 +33,7 @@ struct RawConfig {
   std::string ca_file;
   std::string credentials_file;
   std::chrono::milliseconds upstream_timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds drain_timeout{15000};
   std::chrono::milliseconds drain_delay{0};
   int io_threads = 1;
@@ -57,6 +58,7 @@ struct Config {
   std::string project_id;
   std::string ca_file;
   std::chrono::milliseconds upstream_timeout{};
+  std::chrono::milliseconds connect_timeout{};
   std::chrono::milliseconds drain_timeout{};
   std::chrono::milliseconds drain_delay{};
   int io_threads = 1;

@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <iostream>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -45,6 +48,9 @@ ABSL_FLAG(std::string, credentials_file, "",
           "changes (a Kubernetes Secret volume); instead of the environment variables");
 ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(30),
           "Longest time one call may spend upstream; also the cap on a caller's deadline");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
+          "Longest time a new upstream connection may take (TCP connect plus TLS handshake); "
+          "beyond it that attempt fails like a refused connect and is retried");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish");
 ABSL_FLAG(int, io_threads, 1, "Threads running upstream I/O");
@@ -101,13 +107,14 @@ int main(int argc, char** argv) {
   // records every lock order in a global graph: measurable CPU on every call, and no use in a
   // release binary.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  absl::SetProgramUsageMessage(
+  const char* const usage =
       "Serves codearts.pipeline.v1.PipelineService over gRPC and forwards each call to the "
       "CodeArts Pipeline REST API (the route declared in the proto), signed with "
       "HUAWEICLOUD_SDK_AK/SK.\n"
       "Every flag can also be set with the environment variable GATEWAY_<FLAG> (for example\n"
       "GATEWAY_LISTEN, GATEWAY_UPSTREAM_TIMEOUT); a flag on the command line wins. Flag names\n"
-      "may be written with '-' or '_' (--log-level, --log_level). Durations: 500ms, 30s, 1m.");
+      "may be written with '-' or '_' (--log-level, --log_level). Durations: 500ms, 30s, 1m.";
+  absl::SetProgramUsageMessage(usage);
   absl::FlagsUsageConfig usage_config;
   // --help lists this binary's own flags (not those of the libraries it links), with defaults.
   const auto is_gateway_flag = [](absl::string_view file) {
@@ -123,6 +130,14 @@ int main(int argc, char** argv) {
     return absl::StrCat("codearts-gateway ", codearts::kGatewayVersion, "\n");
   };
   absl::SetFlagsUsageConfig(usage_config);
+  if (const std::optional<int> exit_code = codearts::cli::HandleHelp(
+          argc, argv,
+          {.usage = absl::StrCat("Usage: codearts-gateway [flags]\n", usage),
+           .is_own_flag = [](std::string_view file) { return file.ends_with("gateway/main.cc"); },
+           .version = usage_config.version_string()},
+          std::cout)) {
+    return *exit_code;
+  }
   // Every flag can come from the environment too (GATEWAY_LISTEN, ...); the command line wins.
   if (absl::Status from_env = codearts::cli::ApplyEnvironment("GATEWAY_", GatewayFlags(),
                                                               codearts::ProcessEnvironment());
@@ -143,6 +158,7 @@ int main(int argc, char** argv) {
   raw.ca_file = absl::GetFlag(FLAGS_ca_file);
   raw.credentials_file = absl::GetFlag(FLAGS_credentials_file);
   raw.upstream_timeout = ToMillis(absl::GetFlag(FLAGS_upstream_timeout));
+  raw.connect_timeout = ToMillis(absl::GetFlag(FLAGS_connect_timeout));
   raw.drain_timeout = ToMillis(absl::GetFlag(FLAGS_drain_timeout));
   raw.io_threads = absl::GetFlag(FLAGS_io_threads);
   raw.max_connections = absl::GetFlag(FLAGS_max_connections);
@@ -196,6 +212,7 @@ int main(int argc, char** argv) {
   settings.endpoint = config->endpoint;
   settings.ca_file = config->ca_file;
   settings.client.pool.max_connections = config->max_connections;
+  settings.client.pool.connect_timeout = config->connect_timeout;
   settings.credentials = config->credentials;
   settings.credentials_file = config->credentials_file;
   settings.service_options.request = {.project_id = config->project_id,

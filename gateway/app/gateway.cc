@@ -75,6 +75,7 @@ void Gateway::Shutdown(std::chrono::system_clock::time_point drain_deadline) {
   // I/O threads stop (the admin endpoint's handlers with them), and only then are the objects
   // they use destroyed.
   server_->Shutdown(drain_deadline);
+  client_->Close();
   if (admin_) admin_->Stop();
   work_.reset();
   io_.stop();

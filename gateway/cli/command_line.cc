@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <ostream>
 #include <string_view>
 
 #include "absl/flags/parse.h"
@@ -19,7 +20,46 @@ constexpr std::array<std::string_view, 8> kAbslUsageFlags = {
     "help",   "helpfull",  "helpshort", "helppackage",
     "helpon", "helpmatch", "version",   "only_check_args"};
 
+bool IsHelpArgument(std::string_view arg) {
+  return arg == "-h" || arg == "--help" || arg == "-help" || arg == "--helpfull" ||
+         arg == "--helpshort";
+}
+
 }  // namespace
+
+std::optional<int> HandleHelp(int argc, char** argv, const HelpText& text, std::ostream& out) {
+  bool help = false;
+  bool version = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    help = help || IsHelpArgument(arg);
+    version = version || arg == "--version" || arg == "-version";
+  }
+  if (help) {
+    out << text.usage << "\n\nFlags:\n";
+    std::vector<absl::CommandLineFlag*> flags;
+    for (const auto& [name, flag] : absl::GetAllFlags()) {
+      const std::string file(flag->Filename());
+      if (text.is_own_flag && text.is_own_flag(file)) flags.push_back(flag);
+    }
+    std::sort(flags.begin(), flags.end(),
+              [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+    for (const absl::CommandLineFlag* flag : flags) {
+      const std::string default_value = flag->DefaultValue();
+      const bool quoted = flag->IsOfType<std::string>();
+      out << "    --" << flag->Name() << " (" << flag->Help()
+          << "); default: " << (quoted ? "\"" : "") << default_value << (quoted ? "\"" : "")
+          << ";\n";
+    }
+    return 0;
+  }
+  if (version) {
+    out << text.version;
+    return 0;
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<Positional> ParseFlags(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);

@@ -90,7 +90,13 @@ GatewayMetrics::GatewayMetrics(std::string version)
                           .Name("codearts_gateway_upstream_tls_handshakes_total")
                           .Help("TLS handshakes with the upstream: resumed=\"true\" when an "
                                 "earlier session was resumed (no certificate verification)")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      connect_timeouts_(prometheus::BuildCounter()
+                            .Name("codearts_gateway_upstream_connect_timeouts_total")
+                            .Help("New upstream connections not established (TCP connect and "
+                                  "TLS handshake) within --connect-timeout")
+                            .Register(*registry_)
+                            .Add({})) {
   prometheus::BuildGauge()
       .Name("codearts_gateway_build_info")
       .Help("Always 1; the version label says which build is running")
@@ -181,6 +187,7 @@ std::string GatewayMetrics::Serialize() {
             last_snapshot_.tls_full_handshakes);
     CatchUp(tls_handshakes_.Add({{"resumed", "true"}}), now.tls_resumed_handshakes,
             last_snapshot_.tls_resumed_handshakes);
+    CatchUp(connect_timeouts_, now.connect_timeouts, last_snapshot_.connect_timeouts);
     last_snapshot_ = now;
   }
   return prometheus::TextSerializer().Serialize(registry_->Collect());

@@ -32,6 +32,7 @@ struct MetricsSnapshot {
   std::uint64_t credential_reload_failures = 0;
   std::uint64_t tls_full_handshakes = 0;
   std::uint64_t tls_resumed_handshakes = 0;
+  std::uint64_t connect_timeouts = 0;
 };
 
 /// Why a call could not be authenticated.
@@ -100,6 +101,7 @@ class GatewayMetrics {
   prometheus::Counter& credential_reloads_;
   prometheus::Counter& credential_reload_failures_;
   prometheus::Family<prometheus::Counter>& tls_handshakes_;
+  prometheus::Counter& connect_timeouts_;
 
   std::mutex methods_mutex_;  // guards methods_
   std::map<std::string, std::unique_ptr<MethodMetrics>> methods_;

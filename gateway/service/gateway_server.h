@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "service/call_context.h"
 #include "service/health_service.h"
+#include "service/reflection_service.h"
 #include "service/route_service.h"
 
 namespace codearts::service {
@@ -68,6 +69,7 @@ class GatewayServer {
 
   CallContext& context_;
   RouteService& service_;
+  std::unique_ptr<ReflectionService> reflection_;  // outlives server_
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;
   HealthService health_;

@@ -40,6 +40,7 @@ observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context) {
   snapshot.credential_reloads = credentials.reloads;
   snapshot.credential_reload_failures = credentials.reload_failures;
   snapshot.tls_full_handshakes = client.full_handshakes;
+  snapshot.connect_timeouts = client.connect_timeouts;
   snapshot.tls_resumed_handshakes = client.resumed_handshakes;
   return snapshot;
 }

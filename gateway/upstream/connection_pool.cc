@@ -2,13 +2,16 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
-
-#include "absl/status/status.h"
+#include <utility>
 
 namespace codearts::upstream {
 
@@ -17,24 +20,44 @@ namespace asio = boost::asio;
 struct ConnectionPool::Waiter {
   explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
   asio::steady_timer timer;
-  // Set under the pool mutex by Release: either a connection to reuse, or the right to open one.
+  // Set under the pool mutex when the waiter is served (then it has left the queue): a
+  // connection to use, or the failure of the opening it owned.
   std::unique_ptr<Connection> connection;
-  bool may_open = false;
+  std::optional<ConnectResult> failure;
+  // The opening started (or adopted) on this waiter's behalf, if any. Guarded by the pool mutex.
+  std::shared_ptr<Opening> opening;
   // Set on the waiter's strand when the caller cancels.
   bool cancelled = false;
 };
 
-ConnectionPool::ConnectionPool(asio::io_context& io, asio::ssl::context& tls, PoolOptions options)
-    : io_(io), tls_(tls), options_(options) {}
+// One connection being established, for the pool; `owner` is the waiter told if it fails.
+struct ConnectionPool::Opening {
+  explicit Opening(asio::strand<asio::io_context::executor_type> executor)
+      : strand(std::move(executor)) {}
+  asio::strand<asio::io_context::executor_type> strand;  // where the connect runs
+  std::unique_ptr<Connection> connection;  // touched on `strand` only, but for its creation
+  std::weak_ptr<Waiter> owner;             // guarded by the pool mutex
+};
 
-ConnectionPool::~ConnectionPool() {
-  for (auto& connection : idle_) {
-    connection->Close();
+ConnectionPool::ConnectionPool(asio::io_context& io, asio::ssl::context& tls, PoolOptions options,
+                               Connector connector)
+    : io_(io), tls_(tls), options_(options), connector_(std::move(connector)) {}
+
+ConnectionPool::~ConnectionPool() { Close(); }
+
+void ConnectionPool::Close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  for (auto& connection : idle_) connection->Close();
+  open_ -= idle_.size();
+  idle_.clear();
+  // Closing the socket aborts the connect or handshake, and the opening ends as failed. The
+  // socket is closed on the opening's strand, never beside an operation pending on it.
+  for (auto& opening : openings_) {
+    asio::post(opening->strand, [opening] {
+      if (opening->connection) opening->connection->Close();
+    });
   }
-}
-
-std::unique_ptr<Connection> ConnectionPool::NewConnectionLocked() {
-  return std::make_unique<Connection>(io_, tls_, next_id_++);
 }
 
 bool ConnectionPool::IsReusable(Connection& connection,
@@ -49,36 +72,128 @@ bool ConnectionPool::IsReusable(Connection& connection,
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectionPool::Acquire(
-    std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel) {
+void ConnectionPool::Wake(const std::shared_ptr<Waiter>& waiter) {
+  asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+}
+
+void ConnectionPool::StartOpeningLocked(const std::shared_ptr<Waiter>& owner) {
+  auto opening = std::make_shared<Opening>(asio::make_strand(io_));
+  opening->connection = std::make_unique<Connection>(io_, tls_, next_id_++);
+  opening->owner = owner;
+  owner->opening = opening;
+  openings_.push_back(opening);
+  asio::co_spawn(opening->strand, RunOpening(opening), asio::detached);
+}
+
+void ConnectionPool::StartOpeningsLocked() {
+  if (closed_) return;
+  for (const auto& waiter : waiters_) {
+    if (open_ >= options_.max_connections) return;
+    if (waiter->opening) continue;
+    ++open_;
+    StartOpeningLocked(waiter);
+  }
+}
+
+void ConnectionPool::PassOnOpeningLocked(const std::shared_ptr<Opening>& opening) {
+  opening->owner.reset();
+  for (const auto& waiter : waiters_) {
+    if (waiter->opening) continue;
+    waiter->opening = opening;
+    opening->owner = waiter;
+    return;
+  }
+}
+
+void ConnectionPool::RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter) {
+  std::erase(waiters_, waiter);
+  if (std::shared_ptr<Opening> opening = std::move(waiter->opening)) PassOnOpeningLocked(opening);
+}
+
+void ConnectionPool::HandOverLocked(std::unique_ptr<Connection> connection) {
+  if (waiters_.empty()) {
+    idle_.push_back(std::move(connection));
+    return;
+  }
+  std::shared_ptr<Waiter> waiter = waiters_.front();
+  RemoveWaiterLocked(waiter);
+  waiter->connection = std::move(connection);
+  Wake(waiter);
+}
+
+asio::awaitable<void> ConnectionPool::RunOpening(std::shared_ptr<Opening> opening) {
+  Connection& connection = *opening->connection;
+  ConnectResult result =
+      co_await connector_(connection, std::chrono::steady_clock::now() + options_.connect_timeout);
+  std::lock_guard lock(mutex_);
+  std::erase(openings_, opening);
+  std::shared_ptr<Waiter> owner = opening->owner.lock();
+  if (owner) owner->opening.reset();
+  if (result.status.ok() && !closed_) {
+    connection.established = true;
+    connection.idle_since = std::chrono::steady_clock::now();
+    HandOverLocked(std::move(opening->connection));
+    StartOpeningsLocked();  // the owner may still be waiting, now without an opening
+    co_return;
+  }
+  connection.Close();
+  opening->connection.reset();
+  --open_;
+  if (owner) {
+    std::erase(waiters_, owner);
+    if (result.status.ok()) result.status = absl::CancelledError("the connection pool is closed");
+    owner->failure = std::move(result);
+    Wake(owner);
+  }
+  StartOpeningsLocked();
+}
+
+asio::awaitable<Acquired> ConnectionPool::Acquire(std::chrono::steady_clock::time_point deadline,
+                                                  asio::cancellation_slot cancel) {
   std::vector<std::unique_ptr<Connection>> stale;
   std::shared_ptr<Waiter> waiter;
   {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
-    while (!idle_.empty()) {
+    std::unique_ptr<Connection> found;
+    while (!idle_.empty() && !found) {
       std::unique_ptr<Connection> connection = std::move(idle_.back());
       idle_.pop_back();
       if (IsReusable(*connection, now)) {
-        for (auto& dead : stale) {
-          dead->Close();
-        }
-        open_ -= stale.size();
-        co_return connection;
+        found = std::move(connection);
+      } else {
+        stale.push_back(std::move(connection));
       }
-      stale.push_back(std::move(connection));
     }
     open_ -= stale.size();
-    if (open_ < options_.max_connections) {
-      ++open_;
-      co_return NewConnectionLocked();
+    if (!found && closed_) {
+      for (auto& dead : stale) dead->Close();
+      Acquired refused;
+      refused.status = absl::UnavailableError("the upstream client is shutting down");
+      co_return refused;
     }
-    waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
-    waiters_.push_back(waiter);
+    if (!found) {
+      waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+      waiters_.push_back(waiter);
+      // An opening whose call has gone is adopted; otherwise one is started, below the cap.
+      auto orphan = std::find_if(openings_.begin(), openings_.end(),
+                                 [](const auto& opening) { return opening->owner.expired(); });
+      if (orphan != openings_.end()) {
+        waiter->opening = *orphan;
+        (*orphan)->owner = waiter;
+      } else if (open_ < options_.max_connections) {
+        ++open_;
+        StartOpeningLocked(waiter);
+      }
+    }
+    if (found) {
+      for (auto& dead : stale) dead->Close();
+      Acquired acquired;
+      acquired.connection = std::move(found);
+      co_return acquired;
+    }
   }
-  for (auto& dead : stale) {
-    dead->Close();
-  }
+  for (auto& dead : stale) dead->Close();
 
   waiter->timer.expires_at(deadline);
   if (cancel.is_connected()) {
@@ -90,61 +205,57 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> ConnectionPool::Acq
   co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (cancel.is_connected()) cancel.clear();
 
-  std::unique_ptr<Connection> handed;
-  bool may_open = false;
+  Acquired acquired;
+  bool was_connecting = false;
   {
     std::lock_guard lock(mutex_);
-    handed = std::move(waiter->connection);
-    may_open = waiter->may_open;
-    if (!handed && !may_open) std::erase(waiters_, waiter);
+    acquired.connection = std::move(waiter->connection);
+    acquired.connect = std::move(waiter->failure);
+    if (!acquired.connection && !acquired.connect) {
+      // Neither served nor failed: the wait ended by deadline or cancel, still in the queue.
+      was_connecting = waiter->opening != nullptr;
+      RemoveWaiterLocked(waiter);
+    }
   }
   const bool expired = std::chrono::steady_clock::now() >= deadline;
-  if (waiter->cancelled || expired) {
-    if (handed) {
-      Release(std::move(handed), true);
-    } else if (may_open) {
-      std::lock_guard lock(mutex_);
-      --open_;
-    }
-    if (waiter->cancelled)
-      co_return absl::CancelledError("cancelled while waiting for a connection");
-    co_return absl::DeadlineExceededError(
+  if (acquired.connection && (waiter->cancelled || expired)) {
+    Release(std::move(acquired.connection), true);  // served too late: the next caller takes it
+  }
+  if (acquired.connection) co_return acquired;
+  if (acquired.connect) {
+    acquired.status = acquired.connect->status;
+    co_return acquired;
+  }
+  if (waiter->cancelled) {
+    acquired.status = absl::CancelledError("cancelled while waiting for a connection");
+  } else if (was_connecting) {
+    acquired.status = absl::DeadlineExceededError(
+        "timed out during connect (TCP connect and TLS handshake); the connection goes on for "
+        "the pool");
+  } else {
+    acquired.status = absl::DeadlineExceededError(
         "deadline passed while waiting for a free upstream connection (pool exhausted)");
   }
-  if (handed) co_return handed;
-  std::lock_guard lock(mutex_);
-  co_return NewConnectionLocked();
+  co_return acquired;
 }
 
 void ConnectionPool::Release(std::unique_ptr<Connection> connection, bool reusable) {
-  if (!reusable) {
-    connection->Close();
-    connection.reset();
-  } else {
-    connection->idle_since = std::chrono::steady_clock::now();
-  }
+  if (!reusable) connection->Close();
+  connection->idle_since = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
-  if (!waiters_.empty()) {
-    std::shared_ptr<Waiter> waiter = std::move(waiters_.front());
-    waiters_.pop_front();
-    if (connection) {
-      waiter->connection = std::move(connection);
-    } else {
-      waiter->may_open = true;  // the closed connection's slot passes to the waiter
-    }
-    asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
+  if (reusable && !closed_) {
+    HandOverLocked(std::move(connection));
     return;
   }
-  if (connection) {
-    idle_.push_back(std::move(connection));
-  } else {
-    --open_;
-  }
+  if (reusable) connection->Close();
+  connection.reset();
+  --open_;
+  StartOpeningsLocked();  // the slot passes to a waiting call
 }
 
 ConnectionPool::Stats ConnectionPool::GetStats() const {
   std::lock_guard lock(mutex_);
-  return Stats{open_, idle_.size(), waiters_.size(), next_id_ - 1};
+  return Stats{open_, idle_.size(), openings_.size(), waiters_.size(), next_id_ - 1};
 }
 
 }  // namespace codearts::upstream

@@ -13,11 +13,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 
 namespace codearts::upstream {
 
@@ -50,50 +52,104 @@ struct PoolOptions {
   std::size_t max_connections = 64;
   /// An idle connection older than this is closed rather than reused.
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(30);
+  /// Longest a new connection may take to be established (TCP connect plus TLS handshake).
+  std::chrono::steady_clock::duration connect_timeout = std::chrono::seconds(5);
+};
+
+/// What establishing one connection came to.
+struct ConnectResult {
+  absl::Status status;
+  /// The failure may pass (refused, reset, timed out): worth another connection. A certificate
+  /// that fails verification is not.
+  bool transient = false;
+  /// The connect timeout passed before the connection was established.
+  bool timed_out = false;
+};
+
+/// Establishes `connection` (resolve, TCP connect, TLS handshake) before `deadline`. Runs on a
+/// strand of the pool's own; the pool closes the socket to abort it.
+using Connector = std::function<boost::asio::awaitable<ConnectResult>(
+    Connection& connection, std::chrono::steady_clock::time_point deadline)>;
+
+/// The result of ConnectionPool::Acquire: an established connection, or why there is none.
+struct Acquired {
+  std::unique_ptr<Connection> connection;
+  /// Why no connection was had: DEADLINE_EXCEEDED, CANCELLED, or the failure of the connection
+  /// opened on this call's behalf (see `connect`).
+  absl::Status status;
+  /// Set when `status` is that of a failed connect (nothing was sent).
+  std::optional<ConnectResult> connect;
 };
 
 /// A bounded keep-alive pool for one endpoint. Thread-safe.
+///
+/// New connections are opened by the pool, not by the call that needed one: a call that finds no
+/// idle connection starts one opening (below the cap) and waits, and is served by whichever
+/// connection becomes usable first, released by another call or newly established. A connection
+/// still being established when its call ends goes on for the pool. The call on whose behalf an
+/// opening failed gets that failure (so that it may retry); an opening whose call has gone passes
+/// to another waiting call.
 class ConnectionPool {
  public:
-  ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::context& tls, PoolOptions options);
+  ConnectionPool(boost::asio::io_context& io, boost::asio::ssl::context& tls, PoolOptions options,
+                 Connector connector);
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
 
-  /// Returns a live idle connection, or a new unconnected one (`established == false`) when below
-  /// the cap, or waits for one to be released until `deadline` (DEADLINE_EXCEEDED) or until
-  /// `cancel` fires (CANCELLED). Must be awaited on the caller's strand.
-  boost::asio::awaitable<absl::StatusOr<std::unique_ptr<Connection>>> Acquire(
-      std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel);
+  /// Returns a live idle connection, or waits for one (opening one when below the cap) until
+  /// `deadline` (DEADLINE_EXCEEDED) or until `cancel` fires (CANCELLED). Must be awaited on the
+  /// caller's strand.
+  boost::asio::awaitable<Acquired> Acquire(std::chrono::steady_clock::time_point deadline,
+                                           boost::asio::cancellation_slot cancel);
 
   /// Gives a connection back: kept for reuse when `reusable`, otherwise closed.
   void Release(std::unique_ptr<Connection> connection, bool reusable);
 
+  /// Aborts the connections being established and closes the idle ones; later openings are not
+  /// started. For shutdown, so that no connect keeps the I/O threads busy.
+  void Close();
+
   struct Stats {
-    std::size_t open = 0;
-    std::size_t idle = 0;
-    std::size_t waiting = 0;
+    std::size_t open = 0;        // established or being established
+    std::size_t idle = 0;        // in the pool, ready for reuse
+    std::size_t connecting = 0;  // being established
+    std::size_t waiting = 0;     // calls waiting for a connection
     std::uint64_t created = 0;
   };
   Stats GetStats() const;
 
  private:
   struct Waiter;
+  struct Opening;
 
   // True when an idle connection can still be used: not too old, and the peer has neither closed
   // it nor sent anything unsolicited.
   bool IsReusable(Connection& connection, std::chrono::steady_clock::time_point now) const;
-  std::unique_ptr<Connection> NewConnectionLocked();
+  // Opens a connection on `owner`'s behalf (the caller has counted it in open_).
+  void StartOpeningLocked(const std::shared_ptr<Waiter>& owner);
+  // Gives every waiter without an opening one, while below the cap.
+  void StartOpeningsLocked();
+  boost::asio::awaitable<void> RunOpening(std::shared_ptr<Opening> opening);
+  // Serves the first waiter with `connection`, or keeps it idle.
+  void HandOverLocked(std::unique_ptr<Connection> connection);
+  // `waiter` leaves the queue: its opening, if any, passes to a waiter that has none.
+  void RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter);
+  void PassOnOpeningLocked(const std::shared_ptr<Opening>& opening);
+  static void Wake(const std::shared_ptr<Waiter>& waiter);
 
   boost::asio::io_context& io_;
   boost::asio::ssl::context& tls_;
   const PoolOptions options_;
+  const Connector connector_;
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // LIFO: the warmest connection first
   std::deque<std::shared_ptr<Waiter>> waiters_;
-  std::size_t open_ = 0;
+  std::vector<std::shared_ptr<Opening>> openings_;
+  std::size_t open_ = 0;  // idle + lent out + being established
   std::uint64_t next_id_ = 1;
+  bool closed_ = false;
 };
 
 }  // namespace codearts::upstream

@@ -66,7 +66,10 @@ HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint
     : io_(io),
       endpoint_(std::move(endpoint)),
       options_(options),
-      pool_(io, tls, options.pool),
+      pool_(io, tls, options.pool,
+            [this](Connection& connection, std::chrono::steady_clock::time_point deadline) {
+              return OpenConnection(connection, deadline);
+            }),
       budget_(options.retry.budget_ratio, options.retry.budget_capacity),
       health_(options.retry.down_after_connect_failures, options.retry.probe_interval),
       random_(std::random_device{}()) {}
@@ -74,6 +77,8 @@ HttpsClient::HttpsClient(asio::io_context& io, asio::ssl::context& tls, Endpoint
 HttpsClient::~HttpsClient() {
   if (session_ != nullptr) SSL_SESSION_free(session_);
 }
+
+void HttpsClient::Close() { pool_.Close(); }
 
 void HttpsClient::OfferSession(Connection& connection) {
   std::lock_guard lock(session_mutex_);
@@ -101,15 +106,41 @@ ClientStats HttpsClient::GetStats() const {
   stats.open = pool.open;
   stats.idle = pool.idle;
   stats.waiting = pool.waiting;
-  stats.connecting = connecting_.load(std::memory_order_relaxed);
+  stats.connecting = pool.connecting;
+  stats.connect_timeouts = connect_timeouts_.load(std::memory_order_relaxed);
   stats.full_handshakes = full_handshakes_.load(std::memory_order_relaxed);
   stats.resumed_handshakes = resumed_handshakes_.load(std::memory_order_relaxed);
   return stats;
 }
 
+asio::awaitable<ConnectResult> HttpsClient::OpenConnection(
+    Connection& connection, std::chrono::steady_clock::time_point deadline) {
+  bool transient = false;
+  absl::Status status = co_await Connect(connection, deadline, &transient);
+  ConnectResult result{std::move(status), transient};
+  if (result.status.ok()) {
+    health_.RecordConnectSuccess();
+    co_return result;
+  }
+  if (result.status.code() == absl::StatusCode::kDeadlineExceeded) {
+    // The connect timeout, not a call's deadline: a failed attempt like any connect failure.
+    result.timed_out = true;
+    result.transient = true;
+    connect_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    result.status = absl::UnavailableError(absl::StrCat(
+        result.status.message(), " (connect timeout ",
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.pool.connect_timeout)
+            .count(),
+        " ms)"));
+  }
+  // An aborted connect (the pool closing) says nothing about the upstream's health.
+  if (result.status.code() == absl::StatusCode::kCancelled) result.transient = false;
+  if (result.transient) health_.RecordConnectFailure(std::chrono::steady_clock::now());
+  co_return result;
+}
+
 asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
                                                    std::chrono::steady_clock::time_point deadline,
-                                                   asio::cancellation_slot cancel,
                                                    bool* transient) {
   const std::string& host = endpoint_.host;
   const auto failure = [&](absl::string_view step, const error_code& ec) {
@@ -118,7 +149,7 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
           absl::StrCat("upstream ", endpoint_.authority, ": timed out during ", step));
     }
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
-      return absl::CancelledError(absl::StrCat("upstream exchange cancelled during ", step));
+      return absl::CancelledError(absl::StrCat("upstream connect aborted during ", step));
     }
     return absl::UnavailableError(
         absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec)));
@@ -136,12 +167,8 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
     endpoints.emplace_back(literal, endpoint_.port);
   } else {
     tcp::resolver resolver(io_);
-    if (cancel.is_connected()) {
-      cancel.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
-    }
     auto [resolve_ec, results] =
         co_await resolver.async_resolve(host, std::to_string(endpoint_.port), kAsTuple);
-    if (cancel.is_connected()) cancel.clear();
     if (resolve_ec) co_return failure("DNS resolution", resolve_ec);
     if (std::chrono::steady_clock::now() >= deadline) {
       co_return failure("DNS resolution", beast::error::timeout);
@@ -151,7 +178,6 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
 
   auto& tcp_stream = beast::get_lowest_layer(connection.stream);
   tcp_stream.expires_at(deadline);
-  CloseOnCancel(cancel, connection);
   auto [connect_ec, connected] = co_await tcp_stream.async_connect(endpoints, kAsTuple);
   if (connect_ec) co_return failure("connect", connect_ec);
   tcp_stream.socket().set_option(tcp::no_delay(true));
@@ -290,34 +316,33 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::RunAttempt(
     HttpRequest& request, const PrepareRequest& prepare,
     std::chrono::steady_clock::time_point deadline, asio::cancellation_slot cancel,
     ExchangeInfo* info) {
-  absl::StatusOr<std::unique_ptr<Connection>> acquired = co_await pool_.Acquire(deadline, cancel);
-  if (!acquired.ok()) co_return AttemptResult{acquired.status()};
-  std::unique_ptr<Connection> connection = std::move(*acquired);
+  auto started = std::chrono::steady_clock::now();
+  Acquired acquired = co_await pool_.Acquire(deadline, cancel);
+  if (!acquired.connection) {
+    absl::Status status = std::move(acquired.status);
+    if (!acquired.connect && status.code() != absl::StatusCode::kCancelled) {
+      status = absl::Status(status.code(),
+                            absl::StrCat("upstream ", endpoint_.authority, ": ", status.message()));
+    }
+    AttemptResult result{std::move(status)};
+    result.not_sent = true;
+    if (acquired.connect) {
+      // A connection opened for this call failed: an attempt that reached no server.
+      info->outcomes.push_back({0, std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)});
+      result.connect_failed = acquired.connect->transient;
+    }
+    co_return result;
+  }
+  std::unique_ptr<Connection> connection = std::move(acquired.connection);
+  started = std::chrono::steady_clock::now();  // the attempt proper: the exchange on the wire
   info->connection_id = connection->id;
-  info->reused_connection = connection->established;
-  const auto started = std::chrono::steady_clock::now();
+  info->reused_connection = connection->requests > 0;
   const auto record_outcome = [&](unsigned http_status) {
     info->outcomes.push_back({http_status, std::chrono::duration_cast<std::chrono::microseconds>(
                                                std::chrono::steady_clock::now() - started)});
   };
 
-  if (!connection->established) {
-    bool transient = false;
-    connecting_.fetch_add(1, std::memory_order_relaxed);
-    absl::Status connected = co_await Connect(*connection, deadline, cancel, &transient);
-    connecting_.fetch_sub(1, std::memory_order_relaxed);
-    if (cancel.is_connected()) cancel.clear();
-    if (!connected.ok()) {
-      record_outcome(0);
-      pool_.Release(std::move(connection), false);
-      AttemptResult result{connected};
-      result.not_sent = true;
-      // A connect the caller abandoned says nothing about the upstream's health.
-      result.connect_failed = transient && connected.code() != absl::StatusCode::kCancelled;
-      co_return result;
-    }
-    health_.RecordConnectSuccess();
-  }
   if (prepare) {
     absl::Status prepared = prepare(endpoint_.authority, request);
     if (!prepared.ok()) {
@@ -355,7 +380,6 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
     info->attempts = attempt;
     AttemptResult result = co_await RunAttempt(request, prepare, deadline, cancel, info);
     const auto now = std::chrono::steady_clock::now();
-    if (result.connect_failed) health_.RecordConnectFailure(now);
     info->maybe_processed = result.maybe_processed;
 
     // Decide whether the request may go again (the policy says whether a request that may have

@@ -55,7 +55,8 @@ struct ClientStats {
   std::size_t open = 0;                  // established or being established
   std::size_t idle = 0;                  // in the pool, ready for reuse
   std::size_t connecting = 0;            // resolving, connecting or in the TLS handshake
-  std::size_t waiting = 0;               // calls waiting for a connection (the pool is at its cap)
+  std::size_t waiting = 0;               // calls waiting for a connection
+  std::uint64_t connect_timeouts = 0;    // connections not established within the connect timeout
   std::uint64_t full_handshakes = 0;     // TLS handshakes with certificate verification
   std::uint64_t resumed_handshakes = 0;  // TLS handshakes that resumed an earlier session
 };
@@ -81,15 +82,20 @@ class HttpsClient {
       std::chrono::steady_clock::time_point deadline, boost::asio::cancellation_slot cancel,
       ExchangeInfo* info);
 
+  /// Aborts connections being established and closes idle ones (for shutdown).
+  void Close();
+
   const Endpoint& endpoint() const { return endpoint_; }
   ConnectionPool& pool() { return pool_; }
   ClientStats GetStats() const;
 
  private:
   struct AttemptResult;
+  // The pool's Connector: Connect, plus the health record and the connect-timeout count.
+  boost::asio::awaitable<ConnectResult> OpenConnection(
+      Connection& connection, std::chrono::steady_clock::time_point deadline);
   boost::asio::awaitable<absl::Status> Connect(Connection& connection,
                                                std::chrono::steady_clock::time_point deadline,
-                                               boost::asio::cancellation_slot cancel,
                                                bool* transient);
   boost::asio::awaitable<AttemptResult> RunAttempt(HttpRequest& request,
                                                    const PrepareRequest& prepare,
@@ -110,7 +116,7 @@ class HttpsClient {
   ConnectionPool pool_;
   RetryBudget budget_;
   UpstreamHealth health_;
-  std::atomic<std::size_t> connecting_{0};
+  std::atomic<std::uint64_t> connect_timeouts_{0};
   std::atomic<std::uint64_t> full_handshakes_{0};
   std::atomic<std::uint64_t> resumed_handshakes_{0};
   // The last resumable TLS session from this endpoint, offered to each new connection: a

@@ -32,12 +32,16 @@ if (($# == 0)); then
 fi
 [[ -f "$dockerfile" ]] || { echo "no Dockerfile at $dockerfile" >&2; exit 2; }
 
-# The final stage is the runtime stage: its base image, and its lines with comments dropped and
-# `\` continuations joined.
-base_image="$(awk 'toupper($1) == "FROM" {
-  for (i = 2; i <= NF && $i ~ /^--/; i++) {}
-  image = $i
-} END { print image }' "$dockerfile")"
+# The final stage is the runtime stage: its base image (an ARG's default when it is `${ARG}`), and
+# its lines with comments dropped and `\` continuations joined.
+base_image="$(awk '
+  toupper($1) == "ARG" && index($2, "=") { split($2, kv, "="); defaults[kv[1]] = kv[2] }
+  toupper($1) == "FROM" {
+    for (i = 2; i <= NF && $i ~ /^--/; i++) {}
+    image = $i
+    if (image ~ /^\$\{.*\}$/) image = defaults[substr(image, 3, length(image) - 3)]
+  }
+  END { print image }' "$dockerfile")"
 runtime_stage() {
   awk '
     /^[[:space:]]*#/ { next }

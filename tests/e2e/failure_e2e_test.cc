@@ -442,20 +442,23 @@ TEST_F(FailureE2eTest, UpstreamThatNeverAcceptsHitsTheDeadlineDuringConnect) {
   options.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
   // The gateway's own timeout, so that its answer (not the client library's) is what we read.
   options.upstream_timeout = milliseconds(300);
+  options.connect_timeout = milliseconds(1000);
   GatewayUnderTest gateway(standin_, options);
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_NE(outcome.status.error_message().find("timed out during connect"), std::string::npos)
       << outcome.status.error_message();
-  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(5)));  // the socket is gone
+  // The connect went on for the pool, and was given up at the connect timeout.
+  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(10)));
 }
 
-TEST_F(FailureE2eTest, CancelDuringConnectAbandonsIt) {
+TEST_F(FailureE2eTest, CancelDuringConnectEndsTheCallAtOnce) {
   UnacceptingServer server;
   ASSERT_TRUE(server.full());
   const int before = server.ConnectsInProgress();
   GatewayOptions options;
   options.endpoint = "https://127.0.0.1:" + std::to_string(server.port());
+  options.connect_timeout = milliseconds(1000);
   GatewayUnderTest gateway(standin_, options);
 
   std::unique_ptr<PendingStop> call = StartStop(gateway.stub(), seconds(30));
@@ -464,7 +467,8 @@ TEST_F(FailureE2eTest, CancelDuringConnectAbandonsIt) {
   auto result = call->done.get_future();
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(10)));  // the socket is gone
+  // The connect goes on for the pool until the connect timeout; then the socket is gone.
+  EXPECT_TRUE(server.WaitForConnectsInProgress(before, seconds(10)));
 }
 
 // A TCP server that accepts connections and never says a word: TLS never completes.
@@ -525,19 +529,22 @@ TEST_F(FailureE2eTest, UpstreamThatNeverCompletesTlsHitsTheDeadline) {
   SilentServer silent;
   GatewayOptions options;
   options.endpoint = "https://127.0.0.1:" + std::to_string(silent.port());
+  options.connect_timeout = milliseconds(1500);
   GatewayUnderTest gateway(standin_, options);
   auto closed = silent.peer_closed();
   // Long enough for the connection to be made even on a loaded sanitizer run (a call that ran
   // out of time before connecting would leave nothing for the server to see closed).
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(1000));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);
+  // Closed by the connect timeout, 1.5 s after the connect began.
+  EXPECT_EQ(closed.wait_for(seconds(10)), std::future_status::ready);
 }
 
-TEST_F(FailureE2eTest, CancelDuringTheTlsHandshakeClosesTheConnection) {
+TEST_F(FailureE2eTest, CancelDuringTheTlsHandshakeEndsTheCallAndTheConnectTimeoutTheConnection) {
   SilentServer silent;
   GatewayOptions options;
   options.endpoint = "https://127.0.0.1:" + std::to_string(silent.port());
+  options.connect_timeout = milliseconds(1000);
   GatewayUnderTest gateway(standin_, options);
   auto accepted = silent.accepted();
   auto closed = silent.peer_closed();
@@ -548,7 +555,53 @@ TEST_F(FailureE2eTest, CancelDuringTheTlsHandshakeClosesTheConnection) {
   auto result = call->done.get_future();
   ASSERT_EQ(result.wait_for(seconds(10)), std::future_status::ready);
   EXPECT_EQ(result.get().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_EQ(closed.wait_for(seconds(5)), std::future_status::ready);
+  EXPECT_EQ(closed.wait_for(seconds(10)), std::future_status::ready);
+}
+
+// An overloaded load balancer accepts TCP and never answers the ClientHello. The attempt fails
+// at the connect timeout like a refused connect, and the retry on a fresh connection succeeds.
+TEST_F(FailureE2eTest, StalledTlsHandshakeFailsAtTheConnectTimeoutAndIsRetried) {
+  standin_.StallHandshakes([](std::uint64_t connection) { return connection == 1; });
+  GatewayOptions options;
+  options.connect_timeout = milliseconds(500);
+  GatewayUnderTest gateway(standin_, options);
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(10));
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  EXPECT_EQ(standin_.HandshakesStalled(), 1u);
+  EXPECT_EQ(standin_.ConnectionsAccepted(), 2u);
+  EXPECT_EQ(standin_.Requests().size(), 1u);
+  const std::string metrics = gateway.Admin("/metrics").body;
+  EXPECT_EQ(MetricValue(metrics, "codearts_gateway_upstream_connect_timeouts_total"), 1);
+  EXPECT_EQ(MetricValue(metrics, "codearts_gateway_upstream_retries_total"), 1);
+}
+
+// With one handshake in five stalled (and a connect timeout longer than the calls' deadline), a
+// call whose connection stalls is served by the first connection that becomes usable: none is
+// pinned to a stalled handshake, so every call succeeds.
+TEST_F(FailureE2eTest, CallsAreNotPinnedToAStalledHandshake) {
+  constexpr int kCalls = 300;
+  standin_.StallHandshakes([](std::uint64_t connection) { return connection % 5 == 0; });
+  GatewayOptions options;
+  options.max_connections = 64;
+  options.connect_timeout = seconds(60);
+  GatewayUnderTest gateway(standin_, options);
+  std::vector<std::unique_ptr<PendingStop>> calls;
+  calls.reserve(kCalls);
+  for (int i = 0; i < kCalls; ++i) calls.push_back(StartStop(gateway.stub(), seconds(20)));
+  int ok = 0;
+  for (auto& call : calls) {
+    auto done = call->done.get_future();
+    ASSERT_EQ(done.wait_for(seconds(60)), std::future_status::ready);
+    const grpc::Status status = done.get();
+    if (status.ok()) {
+      ++ok;
+    } else {
+      ADD_FAILURE() << status.error_code() << " " << status.error_message();
+    }
+  }
+  EXPECT_EQ(ok, kCalls);
+  EXPECT_GE(standin_.HandshakesStalled(), 1u);
+  EXPECT_LE(standin_.ConnectionsAccepted(), 64u);
 }
 
 }  // namespace

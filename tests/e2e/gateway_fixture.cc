@@ -99,6 +99,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin,
   if (endpoint.ok()) settings.endpoint = *endpoint;
   settings.ca_file = options.ca_file.value_or(*ca_file);
   settings.client.pool.max_connections = options.max_connections;
+  settings.client.pool.connect_timeout = options.connect_timeout;
   settings.client.retry = options.retry;
   settings.credentials_file = options.credentials_file;
   settings.credentials_check = options.credentials_check;

@@ -46,6 +46,7 @@ struct GatewayOptions {
   std::optional<std::string> ca_file;
   std::chrono::milliseconds upstream_timeout{30000};
   std::size_t max_connections = 8;
+  std::chrono::milliseconds connect_timeout{5000};
   int max_in_flight = 1000;
   upstream::RetryOptions retry;
   /// When set, AK/SK come from this file (checked for changes every `credentials_check`)

@@ -42,6 +42,7 @@ class HttpsClientTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (client_) client_->Close();
     work_.reset();
     for (auto& thread : threads_) thread.join();
     client_.reset();

@@ -309,9 +309,12 @@ class CodeArtsStandin::Server {
   std::size_t ConnectionsAccepted() const;
   std::size_t ConnectionsClosed() const;
   bool WaitForConnectionsClosed(std::size_t n, std::chrono::milliseconds timeout) const;
+  void StallHandshakes(std::function<bool(std::uint64_t)> stall);
+  std::size_t HandshakesStalled() const;
 
  private:
   class Connection;
+  bool ShouldStall(std::uint64_t connection_id);
 
   asio::awaitable<void> AcceptConnections();
   RecordedRequest Record(const http::request<http::string_body>& request,
@@ -324,10 +327,12 @@ class CodeArtsStandin::Server {
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  StandinHandler handler_;                 // guarded by mutex_
-  std::vector<RecordedRequest> requests_;  // guarded by mutex_
-  std::size_t accepted_ = 0;               // guarded by mutex_
-  std::size_t closed_ = 0;                 // guarded by mutex_
+  StandinHandler handler_;                    // guarded by mutex_
+  std::vector<RecordedRequest> requests_;     // guarded by mutex_
+  std::size_t accepted_ = 0;                  // guarded by mutex_
+  std::size_t closed_ = 0;                    // guarded by mutex_
+  std::function<bool(std::uint64_t)> stall_;  // guarded by mutex_
+  std::size_t stalled_ = 0;                   // guarded by mutex_
 
   // Touched on the io thread only.
   std::uint64_t last_connection_id_ = 0;
@@ -360,6 +365,18 @@ class CodeArtsStandin::Server::Connection {
   static asio::awaitable<void> Serve(std::shared_ptr<Connection> self) {
     error_code ignored;
     self->stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+    if (self->server_.ShouldStall(self->id_)) {
+      // An overloaded balancer: the TCP connection is accepted and the ClientHello read, but
+      // never answered, until the client gives up (or the stand-in stops).
+      std::array<char, 4096> sink{};
+      while (true) {
+        auto [read_ec, n] =
+            co_await self->stream_.next_layer().async_read_some(asio::buffer(sink), kAsTuple);
+        if (read_ec) break;
+      }
+      self->Close(CloseMode::kGraceful);
+      co_return;
+    }
     auto [handshake_ec] =
         co_await self->stream_.async_handshake(asio::ssl::stream_base::server, kAsTuple);
     if (handshake_ec) {
@@ -684,6 +701,23 @@ bool CodeArtsStandin::Server::WaitForRequests(std::size_t n,
   return changed_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
 }
 
+bool CodeArtsStandin::Server::ShouldStall(std::uint64_t connection_id) {
+  const std::lock_guard lock(mutex_);
+  if (!stall_ || !stall_(connection_id)) return false;
+  ++stalled_;
+  return true;
+}
+
+void CodeArtsStandin::Server::StallHandshakes(std::function<bool(std::uint64_t)> stall) {
+  const std::lock_guard lock(mutex_);
+  stall_ = std::move(stall);
+}
+
+std::size_t CodeArtsStandin::Server::HandshakesStalled() const {
+  const std::lock_guard lock(mutex_);
+  return stalled_;
+}
+
 std::size_t CodeArtsStandin::Server::ConnectionsAccepted() const {
   const std::lock_guard lock(mutex_);
   return accepted_;
@@ -757,6 +791,10 @@ bool CodeArtsStandin::WaitForRequests(std::size_t n, std::chrono::milliseconds t
 }
 
 std::size_t CodeArtsStandin::ConnectionsAccepted() const { return server_->ConnectionsAccepted(); }
+void CodeArtsStandin::StallHandshakes(std::function<bool(std::uint64_t)> stall) {
+  server_->StallHandshakes(std::move(stall));
+}
+std::size_t CodeArtsStandin::HandshakesStalled() const { return server_->HandshakesStalled(); }
 
 std::size_t CodeArtsStandin::ConnectionsClosed() const { return server_->ConnectionsClosed(); }
 

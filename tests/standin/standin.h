@@ -144,6 +144,12 @@ class CodeArtsStandin {
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
 
   std::size_t ConnectionsAccepted() const;
+  /// From now on, each accepted connection for which `stall(connection_id)` is true has its TLS
+  /// handshake never answered (the ClientHello is read and ignored) until the client closes it:
+  /// an overloaded load balancer. An empty function stalls none.
+  void StallHandshakes(std::function<bool(std::uint64_t connection_id)> stall);
+  /// Connections stalled so far.
+  std::size_t HandshakesStalled() const;
   /// Connections whose socket has been closed, whoever closed it.
   std::size_t ConnectionsClosed() const;
   /// Waits until at least `n` connections have been closed; false on timeout.
