@@ -5,8 +5,11 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/async_unary_call.h>
+#include <grpcpp/support/byte_buffer.h>
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "google/rpc/status.pb.h"
 
@@ -80,7 +83,8 @@ std::shared_ptr<grpc::Channel> MakeInsecureChannel(const std::string& target) {
 }
 
 PipelineClient::PipelineClient(std::shared_ptr<grpc::Channel> channel)
-    : stub_(pipeline::v1::PipelineService::NewStub(std::move(channel))),
+    : channel_(channel),
+      stub_(pipeline::v1::PipelineService::NewStub(std::move(channel))),
       cq_thread_([this] { DrainCompletionQueue(); }) {}
 
 PipelineClient::~PipelineClient() {
@@ -152,6 +156,63 @@ void PipelineClient::DrainCompletionQueue() {
     call.reset();
     if (done) done(std::move(result));
   }
+}
+
+CallResult PipelineClient::Call(const google::protobuf::MethodDescriptor& method,
+                                const google::protobuf::Message& request,
+                                google::protobuf::Message* response, const CallOptions& options) {
+  CallResult result;
+  if (grpc::Status checked = CheckOptions(options); !checked.ok()) {
+    result.status = std::move(checked);
+    return result;
+  }
+  if (method.client_streaming() || method.server_streaming() ||
+      request.GetDescriptor() != method.input_type() ||
+      response->GetDescriptor() != method.output_type()) {
+    result.status = {grpc::StatusCode::INVALID_ARGUMENT,
+                     "Call needs a unary method and messages of its input and output types"};
+    return result;
+  }
+  std::string bytes;
+  request.SerializeToString(&bytes);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer send(&slice, 1);
+  grpc::ByteBuffer received;
+  grpc::ClientContext context;
+  PrepareContext(options, &context);
+  // A queue of the call's own, so that a blocking call needs no thread and no callback API.
+  grpc::CompletionQueue cq;
+  grpc::GenericStub generic(channel_);
+  const std::string path = "/" + method.service()->full_name() + "/" + method.name();
+  std::unique_ptr<grpc::ClientAsyncResponseReader<grpc::ByteBuffer>> reader =
+      generic.PrepareUnaryCall(&context, path, send, &cq);
+  reader->StartCall();
+  grpc::Status status;
+  int tag = 0;
+  reader->Finish(&received, &status, &tag);
+  void* got = nullptr;
+  bool ok = false;
+  cq.Next(&got, &ok);
+  cq.Shutdown();
+  while (cq.Next(&got, &ok)) {
+  }
+  if (status.ok()) {
+    std::vector<grpc::Slice> slices;
+    std::string answer;
+    if (received.Dump(&slices).ok()) {
+      for (const grpc::Slice& part : slices) {
+        answer.append(reinterpret_cast<const char*>(part.begin()), part.size());
+      }
+    }
+    if (!response->ParseFromString(answer)) {
+      status = {grpc::StatusCode::INTERNAL,
+                "the gateway's answer does not parse as " + method.output_type()->full_name()};
+    }
+  }
+  result.error_info = DecodeErrorInfo(status);
+  result.status = std::move(status);
+  result.request_id = RequestIdOf(context);
+  return result;
 }
 
 }  // namespace codearts::client

@@ -3,6 +3,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/completion_queue.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/status.h>
 
 #include <chrono>
@@ -45,6 +46,14 @@ struct StopResult {
 
 /// A plaintext channel to the gateway at `target` ("host:port" or "unix:/path"). The gateway runs
 /// as a local sidecar, so the channel is not encrypted.
+/// What any call returned beside its response message (see PipelineClient::Call).
+struct CallResult {
+  grpc::Status status;
+  /// As in StopResult.
+  std::string request_id;
+  std::optional<google::rpc::ErrorInfo> error_info;
+};
+
 std::shared_ptr<grpc::Channel> MakeInsecureChannel(const std::string& target);
 
 /// A client for codearts.pipeline.v1.PipelineService. Thread-safe: Stop and StopAsync may be
@@ -71,11 +80,20 @@ class PipelineClient {
   void StopAsync(const pipeline::v1::StopRequest& request, const CallOptions& options,
                  std::function<void(StopResult)> done);
 
+  /// Calls any unary method of the gateway by its descriptor (for example
+  /// `PipelineService::descriptor()->FindMethodByName("GetStatus")`), blocking until the gateway
+  /// answers or the deadline passes. `request` must be of the method's input type and `response`
+  /// of its output type (else INVALID_ARGUMENT, nothing sent); `response` is set only when OK.
+  CallResult Call(const google::protobuf::MethodDescriptor& method,
+                  const google::protobuf::Message& request, google::protobuf::Message* response,
+                  const CallOptions& options);
+
  private:
   struct AsyncCall;
 
   void DrainCompletionQueue();
 
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pipeline::v1::PipelineService::Stub> stub_;
   // Completion-queue API rather than the callback API (stub->async()): with Debian's gRPC 1.51
   // the callback API's first call after about a second of idle time stalls 13-52 ms while its

@@ -1,6 +1,7 @@
 // pipelinectl: a command-line client of the CodeArts Pipeline gateway, for operators and scripts.
 //
 //   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
+//   pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
 //   pipelinectl health [--target=ADDR] [--service=NAME] [--timeout=5s]
 //   pipelinectl sign < request.json
 //   pipelinectl bench (--concurrency=N | --rate=R) [--duration=10s] [--calls=N] [--channels=N]
@@ -51,6 +52,10 @@ ABSL_FLAG(std::optional<absl::Duration>, timeout, std::nullopt,
           "Deadline of the call, such as 500ms or 30s (default 10s for stop, 5s for health).");
 ABSL_FLAG(std::string, service, "",
           "health: service name to check; empty (the default) asks about the server as a whole.");
+ABSL_FLAG(std::string, data, "",
+          "call: the request message as JSON with the proto's field names (as grpcurl's -d); "
+          "'-' reads it from standard input; empty sends an empty request.");
+ABSL_FLAG(std::string, d, "", "call: short for --data.");
 ABSL_FLAG(int, concurrency, 0, "bench: calls kept in flight (closed loop).");
 ABSL_FLAG(double, rate, 0, "bench: calls started per second on a fixed schedule (open loop).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "bench: measured time, after --warmup.");
@@ -69,6 +74,11 @@ constexpr char kUsage[] =
   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
       Stops a pipeline build. Prints the StopResponse as JSON on stdout and CodeArts'
       request id on stderr. The exit status is the gRPC status code (0 for OK).
+  pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
+      Calls any RPC of codearts.pipeline.v1.PipelineService (Start, GetStatus, Stop,
+      RunPipeline, GetPipelineRun, StopPipelineRun, ListPipelineRuns, ListPipelines) with
+      the request given as JSON, like grpcurl but from the compiled-in descriptors. Prints
+      the response as JSON; the exit status is the gRPC status code.
   pipelinectl health [--target=ADDR] [--service=NAME] [--timeout=5s]
       Asks grpc.health.v1.Health/Check, waiting up to the timeout for a gateway that is
       still starting. Prints the serving status; exits 0 only for SERVING.
@@ -151,6 +161,51 @@ int RunStop() {
 
   if (result.status.ok()) {
     std::cout << ToJson(result.response) << "\n";
+  } else {
+    PrintError(result.status);
+  }
+  if (!result.request_id.empty()) std::cerr << "request_id: " << result.request_id << "\n";
+  if (result.error_info) std::cerr << "error_info: " << ToJson(*result.error_info) << "\n";
+  return static_cast<int>(result.status.error_code());
+}
+
+int RunCall(const std::string& method_name) {
+  namespace pb = google::protobuf;
+  const pb::ServiceDescriptor* service =
+      pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName("PipelineService");
+  const pb::MethodDescriptor* method = service->FindMethodByName(method_name);
+  if (method == nullptr || method->client_streaming() || method->server_streaming()) {
+    std::string known;
+    for (int i = 0; i < service->method_count(); ++i) {
+      if (service->method(i)->server_streaming()) continue;
+      absl::StrAppend(&known, known.empty() ? "" : ", ", service->method(i)->name());
+    }
+    return UsageError(absl::StrCat("call: no unary method \"", method_name, "\" in ",
+                                   service->full_name(), " (known: ", known, ")"));
+  }
+  std::string json = absl::GetFlag(FLAGS_data);
+  if (json.empty()) json = absl::GetFlag(FLAGS_d);
+  if (json == "-") json.assign(std::istreambuf_iterator<char>(std::cin), {});
+  if (json.empty()) json = "{}";
+  const pb::Message* prototype =
+      pb::MessageFactory::generated_factory()->GetPrototype(method->input_type());
+  std::unique_ptr<pb::Message> request(prototype->New());
+  if (const auto parsed = pb::util::JsonStringToMessage(json, request.get()); !parsed.ok()) {
+    return UsageError(absl::StrCat("call: the request is not a ", method->input_type()->full_name(),
+                                   " in JSON: ", std::string(parsed.message())));
+  }
+  std::string error;
+  std::optional<std::chrono::milliseconds> timeout = TimeoutFlag(kDefaultStopTimeout, &error);
+  if (!timeout) return UsageError(error);
+  CallOptions options;
+  options.timeout = *timeout;
+  options.token = absl::GetFlag(FLAGS_token);
+  std::unique_ptr<pb::Message> response(
+      pb::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
+  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const CallResult result = client.Call(*method, *request, response.get(), options);
+  if (result.status.ok()) {
+    std::cout << ToJson(*response) << "\n";
   } else {
     PrintError(result.status);
   }
@@ -262,6 +317,10 @@ int Main(int argc, char** argv) {
   absl::StatusOr<cli::Positional> positional = cli::ParseFlags(argc, argv);
   if (!positional.ok()) return UsageError(std::string(positional.status().message()));
   if (positional->size() < 2) return UsageError("missing subcommand");
+  if ((*positional)[1] == "call") {
+    if (positional->size() != 3) return UsageError("call needs exactly one METHOD");
+    return RunCall((*positional)[2]);
+  }
   if (positional->size() > 2) {
     return UsageError(absl::StrCat("unexpected argument \"", (*positional)[2], "\""));
   }

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "absl/strings/escaping.h"
@@ -21,6 +23,22 @@ namespace {
 namespace json = boost::json;
 namespace pb = google::protobuf;
 using Cpp = pb::FieldDescriptor::CppType;
+
+// The field's name in the REST API's JSON: its proto name, unless the proto gives a json_name
+// explicitly (for the few camelCase names CodeArts uses, such as "packageType").
+std::string RestName(const pb::FieldDescriptor& field) {
+  return field.has_json_name() ? std::string(field.json_name()) : std::string(field.name());
+}
+
+const pb::FieldDescriptor* FindByRestName(const pb::Descriptor& descriptor, std::string_view key) {
+  const pb::FieldDescriptor* field = descriptor.FindFieldByName(std::string(key));
+  if (field != nullptr && !field->has_json_name()) return field;
+  for (int i = 0; i < descriptor.field_count(); ++i) {
+    const pb::FieldDescriptor* candidate = descriptor.field(i);
+    if (candidate->has_json_name() && candidate->json_name() == key) return candidate;
+  }
+  return nullptr;
+}
 
 json::value ScalarToJson(const pb::Message& message, const pb::FieldDescriptor* field, int index) {
   const pb::Reflection* r = message.GetReflection();
@@ -93,15 +111,15 @@ json::object MessageToJson(const pb::Message& message,
         const pb::Message& entry = r->GetRepeatedMessage(message, field, j);
         map[ScalarText(entry, key)] = FieldValueToJson(entry, value, -1);
       }
-      out[field->name()] = std::move(map);
+      out[RestName(*field)] = std::move(map);
     } else if (field->is_repeated()) {
       json::array array;
       const int size = r->FieldSize(message, field);
       array.reserve(static_cast<std::size_t>(size));
       for (int j = 0; j < size; ++j) array.push_back(FieldValueToJson(message, field, j));
-      out[field->name()] = std::move(array);
+      out[RestName(*field)] = std::move(array);
     } else {
-      out[field->name()] = FieldValueToJson(message, field, -1);
+      out[RestName(*field)] = FieldValueToJson(message, field, -1);
     }
   }
   return out;
@@ -115,7 +133,7 @@ class Reader {
     const pb::Descriptor* descriptor = message->GetDescriptor();
     for (const auto& [key, value] : object) {
       const pb::FieldDescriptor* field =
-          descriptor->FindFieldByName(std::string(key.data(), key.size()));
+          FindByRestName(*descriptor, std::string_view(key.data(), key.size()));
       if (field == nullptr || value.is_null()) continue;
       const std::string path =
           prefix.empty() ? std::string(field->name()) : absl::StrCat(prefix, ".", field->name());

@@ -211,6 +211,15 @@ absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   if (!policy.content_type().empty()) route.content_type = policy.content_type();
   route.operation = policy.operation().empty() ? route.name : policy.operation();
   route.response_shape = ResponseShape(*method.output_type());
+  if (!policy.success_field().empty()) {
+    route.success_field = method.output_type()->FindFieldByName(policy.success_field());
+    if (route.success_field == nullptr || route.success_field->is_repeated() ||
+        route.success_field->cpp_type() != pb::FieldDescriptor::CPPTYPE_BOOL) {
+      return absl::InvalidArgumentError(absl::StrCat("success_field \"", policy.success_field(),
+                                                     "\" is not a bool field of ",
+                                                     method.output_type()->full_name()));
+    }
+  }
 
   absl::StatusOr<MessageRules> request_rules = MessageRules::Compile(*method.input_type());
   if (!request_rules.ok()) return request_rules.status();
@@ -219,14 +228,18 @@ absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   if (!response_rules.ok()) return response_rules.status();
   route.response_rules = *std::move(response_rules);
 
-  for (const char* name : {"pipeline_id", "build_id"}) {
+  // The ids the access log shows: v3 calls name a build, v5 calls a pipeline run.
+  const auto string_field = [&](const char* name) -> const pb::FieldDescriptor* {
     const pb::FieldDescriptor* field = method.input_type()->FindFieldByName(name);
     if (field == nullptr || field->is_repeated() ||
         field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
-      field = nullptr;
+      return nullptr;
     }
-    (absl::string_view(name) == "pipeline_id" ? route.log_pipeline_id : route.log_build_id) = field;
-  }
+    return field;
+  };
+  route.log_pipeline_id = string_field("pipeline_id");
+  route.log_build_id = string_field("build_id");
+  if (route.log_build_id == nullptr) route.log_build_id = string_field("pipeline_run_id");
   return route;
 }
 

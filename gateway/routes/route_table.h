@@ -52,6 +52,8 @@ struct Route {
   std::string operation;
   /// The response's top-level fields as `{"a","b"}`, for the message on a malformed answer.
   std::string response_shape;
+  /// A bool response field that must be true for the call to be OK (RestPolicy.success_field).
+  const google::protobuf::FieldDescriptor* success_field = nullptr;
 
   MessageRules request_rules;
   MessageRules response_rules;

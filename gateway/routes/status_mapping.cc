@@ -115,6 +115,17 @@ grpc::Status MapHttpResponse(const Route& route, const upstream::HttpResponse& h
     absl::Status read = ReadJson(http.body, response);
     std::string missing;
     if (read.ok()) missing = route.response_rules.MissingRequired(*response);
+    if (read.ok() && missing.empty() && route.success_field != nullptr &&
+        !response->GetReflection()->GetBool(*response, route.success_field)) {
+      // 2xx, yet the body says it did not happen: never OK.
+      response->Clear();
+      std::string message = absl::StrCat(
+          "upstream answered HTTP ", http.status, " but ", route.operation, " reports \"",
+          route.success_field->name(), "\": false: ", Excerpt(http.body));
+      if (!request_id.empty()) absl::StrAppend(&message, " [request id ", request_id, "]");
+      return ErrorStatus(grpc::StatusCode::FAILED_PRECONDITION, std::move(message),
+                         "OPERATION_NOT_SUCCESSFUL", upstream_host, http.status, request_id);
+    }
     if (read.ok() && missing.empty()) return grpc::Status::OK;
     response->Clear();
     // CodeArts said 2xx but not in the documented shape: we cannot confirm that it did what was

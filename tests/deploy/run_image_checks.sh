@@ -88,12 +88,12 @@ if ! podman image exists localhost/debian:12 || ! podman image exists localhost/
     mv "$cache_dir/debian-12-minbase.tar.partial" "$cache_dir/debian-12-minbase.tar"
     rm -rf "$rootfs"
   fi
-  podman import "$cache_dir/debian-12-minbase.tar" localhost/debian:12 >/dev/null
+  podman import --quiet "$cache_dir/debian-12-minbase.tar" localhost/debian:12 >/dev/null
   # The slim variant: the same system without documentation, manual pages and translations.
   mkdir "$work/slim"
   tar -C "$work/slim" -xf "$cache_dir/debian-12-minbase.tar"
   rm -rf "$work"/slim/usr/share/doc/* "$work"/slim/usr/share/man/* "$work"/slim/usr/share/locale/*
-  tar -C "$work/slim" -c . | podman import - localhost/debian:12-slim >/dev/null
+  tar -C "$work/slim" -c . | podman import --quiet - localhost/debian:12-slim >/dev/null
   rm -rf "$work/slim"
 fi
 
@@ -165,8 +165,9 @@ set -e
 ((code == 5)) || { cat "$work/not_found.txt"; fail "Stop of an unknown pipeline exited $code, not 5"; }
 echo "   Stop OK, and NOT_FOUND (exit 5) for an unknown pipeline"
 
-admin_port="$(podman logs "$container" 2>&1 | sed -n 's/.* admin_port=\([0-9]*\).*/\1/p' |
-  head -n 1)"
+# The log read into a file first: `podman logs | grep -q` would fail on SIGPIPE under pipefail.
+podman logs "$container" >"$work/gateway.log" 2>&1
+admin_port="$(sed -n 's/.* admin_port=\([0-9]*\).*/\1/p' "$work/gateway.log" | head -n 1)"
 [[ -n "$admin_port" ]] || fail "no admin_port in the container's start-up line"
 admin_get() {
   local reply
@@ -176,15 +177,19 @@ admin_get() {
   exec 3<&-
   printf '%s' "$reply"
 }
-admin_get /readyz | head -n 1 | grep -q "200" || fail "/readyz does not answer 200"
-metrics="$(admin_get /metrics)"
+readyz="$(admin_get /readyz)"
+[[ "$readyz" == "HTTP/1.1 200"* ]] || fail "/readyz does not answer 200: ${readyz%%$'\r'*}"
+metrics="$(admin_get /metrics | tr -d '\r')"
 grep -q '^codearts_gateway_calls_total{.*code="OK".*} 1$' <<<"$metrics" ||
-  grep -q '^codearts_gateway_calls_total{.*code="OK".*} 1$' <<<"$(sed 's/\r$//' <<<"$metrics")" ||
   fail "/metrics does not count the OK call"
+grep -q '^codearts_gateway_calls_total{.*code="NOT_FOUND".*} 1$' <<<"$metrics" ||
+  fail "/metrics does not count the NOT_FOUND call"
 grep -q 'codearts_gateway_upstream_connect_timeouts_total' <<<"$metrics" ||
   fail "/metrics lacks the connect-timeout counter"
-podman logs "$container" 2>&1 | grep -q "credentials" || fail "no credentials in the start-up line"
-if podman logs "$container" 2>&1 | grep -q -- "$HUAWEICLOUD_SDK_SK"; then
+podman logs "$container" >"$work/gateway.log" 2>&1
+grep -q 'credentials="from file /etc/codearts/credentials"' "$work/gateway.log" ||
+  fail "the start-up line does not say the credentials came from the mounted file"
+if grep -q -- "$HUAWEICLOUD_SDK_SK" "$work/gateway.log"; then
   fail "the secret key appears in the container's log"
 fi
 echo "   /readyz 200, /metrics counts the calls, the secret key is in no log line"
@@ -192,8 +197,9 @@ echo "   /readyz 200, /metrics counts the calls, the secret key is in no log lin
 step "podman stop (SIGTERM, drain, exit 0)"
 podman stop -t 30 "$container" >/dev/null
 exit_code="$(podman inspect -f '{{.State.ExitCode}}' "$container")"
-[[ "$exit_code" == "0" ]] || { podman logs "$container"; fail "the container exited $exit_code"; }
-podman logs "$container" 2>&1 | grep -q "stopped" || fail "no \"stopped\" line after the drain"
+[[ "$exit_code" == "0" ]] || { podman logs "$container" 2>&1; fail "the container exited $exit_code"; }
+podman logs "$container" >"$work/gateway.log" 2>&1
+grep -q "stopped" "$work/gateway.log" || fail "no \"stopped\" line after the drain"
 echo "   exit code 0 after the drain"
 
 step "image checks passed ($((SECONDS - started)) s in all)"
