@@ -143,6 +143,30 @@ void PrintError(const grpc::Status& status) {
             << code << "): " << status.error_message() << "\n";
 }
 
+// --timeout (default 10 s), --token: the options of a call subcommand, or a usage error.
+std::optional<CallOptions> CallOptionsFromFlags(std::string* error) {
+  std::optional<std::chrono::milliseconds> timeout = TimeoutFlag(kDefaultStopTimeout, error);
+  if (!timeout) return std::nullopt;
+  CallOptions options;
+  options.timeout = *timeout;
+  options.token = absl::GetFlag(FLAGS_token);
+  return options;
+}
+
+// The response as JSON on stdout, or the error on stderr, then CodeArts' request id and the
+// error details; returns the exit status, the gRPC code.
+int Report(const grpc::Status& status, const google::protobuf::Message& response,
+           const std::string& request_id, const std::optional<google::rpc::ErrorInfo>& error_info) {
+  if (status.ok()) {
+    std::cout << ToJson(response) << "\n";
+  } else {
+    PrintError(status);
+  }
+  if (!request_id.empty()) std::cerr << "request_id: " << request_id << "\n";
+  if (error_info) std::cerr << "error_info: " << ToJson(*error_info) << "\n";
+  return static_cast<int>(status.error_code());
+}
+
 int RunStop() {
   pipeline::v1::StopRequest request;
   request.set_pipeline_id(absl::GetFlag(FLAGS_pipeline_id));
@@ -150,23 +174,11 @@ int RunStop() {
   if (request.pipeline_id().empty()) return UsageError("stop needs --pipeline-id");
   if (request.build_id().empty()) return UsageError("stop needs --build-id");
   std::string error;
-  std::optional<std::chrono::milliseconds> timeout = TimeoutFlag(kDefaultStopTimeout, &error);
-  if (!timeout) return UsageError(error);
-
-  CallOptions options;
-  options.timeout = *timeout;
-  options.token = absl::GetFlag(FLAGS_token);
+  const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
+  if (!options) return UsageError(error);
   PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
-  const StopResult result = client.Stop(request, options);
-
-  if (result.status.ok()) {
-    std::cout << ToJson(result.response) << "\n";
-  } else {
-    PrintError(result.status);
-  }
-  if (!result.request_id.empty()) std::cerr << "request_id: " << result.request_id << "\n";
-  if (result.error_info) std::cerr << "error_info: " << ToJson(*result.error_info) << "\n";
-  return static_cast<int>(result.status.error_code());
+  const StopResult result = client.Stop(request, *options);
+  return Report(result.status, result.response, result.request_id, result.error_info);
 }
 
 int RunCall(const std::string& method_name) {
@@ -195,23 +207,13 @@ int RunCall(const std::string& method_name) {
                                    " in JSON: ", std::string(parsed.message())));
   }
   std::string error;
-  std::optional<std::chrono::milliseconds> timeout = TimeoutFlag(kDefaultStopTimeout, &error);
-  if (!timeout) return UsageError(error);
-  CallOptions options;
-  options.timeout = *timeout;
-  options.token = absl::GetFlag(FLAGS_token);
+  const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
+  if (!options) return UsageError(error);
   std::unique_ptr<pb::Message> response(
       pb::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
   PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
-  const CallResult result = client.Call(*method, *request, response.get(), options);
-  if (result.status.ok()) {
-    std::cout << ToJson(*response) << "\n";
-  } else {
-    PrintError(result.status);
-  }
-  if (!result.request_id.empty()) std::cerr << "request_id: " << result.request_id << "\n";
-  if (result.error_info) std::cerr << "error_info: " << ToJson(*result.error_info) << "\n";
-  return static_cast<int>(result.status.error_code());
+  const CallResult result = client.Call(*method, *request, response.get(), *options);
+  return Report(result.status, *response, result.request_id, result.error_info);
 }
 
 int RunHealth() {
