@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -85,10 +86,22 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
           "no upstream configured: set --endpoint=https://host[:port] or --region (or "
           "HUAWEICLOUD_SDK_REGION)");
     }
-    absl::StatusOr<std::string> from_region = RegionEndpoint(region);
-    if (!from_region.ok()) return from_region.status();
-    endpoint_url = *from_region;
-    config.endpoint_source = absl::StrCat("region ", region);
+    // As the SDKs read it: HUAWEICLOUD_SDK_REGION_CODEARTSPIPELINE_CN_NORTH_4 gives the endpoint
+    // for cn-north-4 (the first of a comma-separated list), also for a region not in the table.
+    std::string variable = absl::StrCat("HUAWEICLOUD_SDK_REGION_CODEARTSPIPELINE_", region);
+    std::replace(variable.begin(), variable.end(), '-', '_');
+    absl::AsciiStrToUpper(&variable);
+    const std::string overridden = EnvOr(env, variable);
+    if (!overridden.empty()) {
+      endpoint_url = std::string(absl::StripAsciiWhitespace(
+          absl::string_view(overridden).substr(0, overridden.find(','))));
+      config.endpoint_source = absl::StrCat(variable, " (region ", region, ")");
+    } else {
+      absl::StatusOr<std::string> from_region = RegionEndpoint(region);
+      if (!from_region.ok()) return from_region.status();
+      endpoint_url = *from_region;
+      config.endpoint_source = absl::StrCat("region ", region);
+    }
   }
   absl::StatusOr<upstream::Endpoint> endpoint = upstream::ParseEndpoint(endpoint_url);
   if (!endpoint.ok()) return endpoint.status();
@@ -183,6 +196,35 @@ absl::StatusOr<Config> BuildConfig(const RawConfig& raw, const EnvLookup& env) {
     credentials->security_token = EnvOr(env, "HUAWEICLOUD_SDK_SECURITY_TOKEN");
     config.credentials = std::move(credentials);
   }
+
+  // No project id but AK/SK and a region: the SDKs look the id up from IAM, and so do we.
+  const std::string region = raw.region.empty() ? EnvOr(env, "HUAWEICLOUD_SDK_REGION") : raw.region;
+  std::string iam_url = raw.iam_endpoint;
+  std::string iam_source = "--iam-endpoint";
+  if (iam_url.empty()) {
+    iam_url = EnvOr(env, "HUAWEICLOUD_SDK_IAM_ENDPOINT");
+    iam_source = "HUAWEICLOUD_SDK_IAM_ENDPOINT";
+  }
+  if (iam_url.empty() && !region.empty()) {
+    iam_url = absl::StrCat("https://iam.", region, ".myhuaweicloud.com");
+    iam_source = absl::StrCat("region ", region);
+  }
+  const bool has_keys = config.credentials != nullptr || !config.credentials_file.empty();
+  if (config.project_id.empty() && has_keys && !region.empty()) {
+    for (const char ch : region) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("region \"", region, "\" has characters other than [A-Za-z0-9-]"));
+      }
+    }
+    if (iam_url.find("://") == std::string::npos) iam_url = absl::StrCat("https://", iam_url);
+    absl::StatusOr<upstream::Endpoint> iam_endpoint = upstream::ParseEndpoint(iam_url);
+    if (!iam_endpoint.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("IAM endpoint (", iam_source, "): ", iam_endpoint.status().message()));
+    }
+    config.iam = Config::IamLookup{*std::move(iam_endpoint), region, iam_source};
+  }
   return config;
 }
 
@@ -229,7 +271,10 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
       {"admin_listen", or_dash(config.admin_listen)},
       {"upstream", config.endpoint.Url()},
       {"upstream_source", config.endpoint_source},
-      {"project_id", or_dash(config.project_id)},
+      {"project_id", config.iam
+                         ? absl::StrCat("from IAM ", config.iam->endpoint.Url(), " for region ",
+                                        config.iam->region, " (", config.iam->endpoint_source, ")")
+                         : or_dash(config.project_id)},
       {"ca_file", config.ca_file.empty() ? "<system store>" : config.ca_file},
       {"credentials", credentials},
       {"upstream_timeout_ms", std::to_string(config.upstream_timeout.count())},

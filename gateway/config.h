@@ -32,6 +32,7 @@ struct RawConfig {
   std::string project_id;
   std::string ca_file;
   std::string credentials_file;
+  std::string iam_endpoint;
   std::chrono::milliseconds upstream_timeout{30000};
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds drain_timeout{15000};
@@ -78,6 +79,15 @@ struct Config {
   std::shared_ptr<const auth::AkSkCredentials> credentials;
   /// AK/SK (and optionally token and project id) from this file, re-read when it changes.
   std::string credentials_file;
+  /// Set when the IAM project id is to be looked up, as the SDKs do: AK/SK configured, no
+  /// project id, and a region known.
+  struct IamLookup {
+    upstream::Endpoint endpoint;
+    std::string region;
+    /// "--iam-endpoint", "HUAWEICLOUD_SDK_IAM_ENDPOINT" or "region cn-north-4".
+    std::string endpoint_source;
+  };
+  std::optional<IamLookup> iam;
 };
 
 /// Validates `raw` and completes it from the environment: HUAWEICLOUD_SDK_REGION (when no

@@ -55,6 +55,24 @@ TEST(BuildConfigTest, RegionFromEnvironment) {
   EXPECT_EQ(config->endpoint.host, "pipeline-external.la-south-2.myhuaweicloud.com");
 }
 
+TEST(BuildConfigTest, RegionEndpointOverriddenByTheSdkVariable) {
+  RawConfig raw;
+  raw.region = "cn-north-4";
+  absl::StatusOr<Config> config = BuildConfig(
+      raw, FakeEnv({{"HUAWEICLOUD_SDK_REGION_CODEARTSPIPELINE_CN_NORTH_4",
+                     "https://pipeline.example.internal:8443, https://second.example"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->endpoint.authority, "pipeline.example.internal:8443");
+  EXPECT_EQ(config->endpoint_source,
+            "HUAWEICLOUD_SDK_REGION_CODEARTSPIPELINE_CN_NORTH_4 (region cn-north-4)");
+  // A region the table does not know is fine once the variable names its endpoint.
+  raw.region = "xx-new-9";
+  config = BuildConfig(
+      raw, FakeEnv({{"HUAWEICLOUD_SDK_REGION_CODEARTSPIPELINE_XX_NEW_9", "https://new.example"}}));
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->endpoint.host, "new.example");
+}
+
 TEST(BuildConfigTest, NoEndpointNoRegionIsAnError) {
   EXPECT_EQ(BuildConfig(RawConfig{}, FakeEnv({})).status().code(),
             absl::StatusCode::kInvalidArgument);

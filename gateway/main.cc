@@ -46,6 +46,10 @@ ABSL_FLAG(std::string, credentials_file, "",
           "File of HUAWEICLOUD_SDK_AK=, HUAWEICLOUD_SDK_SK= (and optional "
           "HUAWEICLOUD_SDK_SECURITY_TOKEN=, HUAWEICLOUD_SDK_PROJECT_ID=) lines, re-read when it "
           "changes (a Kubernetes Secret volume); instead of the environment variables");
+ABSL_FLAG(std::string, iam_endpoint, "",
+          "IAM endpoint for looking up the project id when none is configured (as the SDKs do: "
+          "GET /v3/projects?name=REGION); default: HUAWEICLOUD_SDK_IAM_ENDPOINT, else "
+          "https://iam.REGION.myhuaweicloud.com");
 ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(30),
           "Longest time one call may spend upstream; also the cap on a caller's deadline");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
   raw.project_id = absl::GetFlag(FLAGS_project_id);
   raw.ca_file = absl::GetFlag(FLAGS_ca_file);
   raw.credentials_file = absl::GetFlag(FLAGS_credentials_file);
+  raw.iam_endpoint = absl::GetFlag(FLAGS_iam_endpoint);
   raw.upstream_timeout = ToMillis(absl::GetFlag(FLAGS_upstream_timeout));
   raw.connect_timeout = ToMillis(absl::GetFlag(FLAGS_connect_timeout));
   raw.drain_timeout = ToMillis(absl::GetFlag(FLAGS_drain_timeout));
@@ -215,6 +220,11 @@ int main(int argc, char** argv) {
   settings.client.pool.connect_timeout = config->connect_timeout;
   settings.credentials = config->credentials;
   settings.credentials_file = config->credentials_file;
+  if (config->iam) {
+    settings.iam = codearts::app::IamSettings{
+        .endpoint = config->iam->endpoint,
+        .lookup = {.region = config->iam->region, .user_agent = codearts::kUserAgent}};
+  }
   settings.service_options.request = {.project_id = config->project_id,
                                       .user_agent = codearts::kUserAgent};
   settings.service_options.upstream_timeout = config->upstream_timeout;

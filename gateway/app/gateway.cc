@@ -35,10 +35,21 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewaySettings setting
   Gateway& g = *gateway;
   g.table_ = *std::move(table);
   g.tls_ = *std::move(tls);
-  g.credentials_ = std::move(credentials);
   g.client_ = std::make_unique<upstream::HttpsClient>(g.io_, *g.tls_, g.settings_.endpoint,
                                                       g.settings_.client);
   const auth::Clock& clock = g.settings_.clock ? *g.settings_.clock : g.system_clock_;
+  if (g.settings_.iam) {
+    upstream::ClientOptions iam_options;
+    iam_options.pool.max_connections = 2;
+    iam_options.pool.connect_timeout = g.settings_.client.pool.connect_timeout;
+    g.iam_client_ = std::make_unique<upstream::HttpsClient>(g.io_, *g.tls_,
+                                                            g.settings_.iam->endpoint, iam_options);
+    auto resolver = std::make_unique<iam::ProjectResolvingSource>(
+        std::move(credentials), *g.iam_client_, clock, g.io_, g.settings_.iam->lookup);
+    g.resolver_ = resolver.get();
+    credentials = std::move(resolver);
+  }
+  g.credentials_ = std::move(credentials);
   g.context_ = std::make_unique<service::CallContext>(g.io_, *g.client_, *g.credentials_, clock,
                                                       g.metrics_, g.settings_.service_options);
   g.metrics_.SetSnapshotSource(
@@ -63,7 +74,15 @@ absl::Status Gateway::Start() {
       return started;
     }
   }
-  return server_->Start(settings_.listen);
+  if (resolver_ != nullptr) {
+    // Not ready until the project id is known; the resolver says when it is.
+    server_->SetDependenciesReady(false);
+    resolver_->OnReadyChanged(
+        [server = server_.get()](bool ready) { server->SetDependenciesReady(ready); });
+  }
+  if (absl::Status started = server_->Start(settings_.listen); !started.ok()) return started;
+  if (resolver_ != nullptr) resolver_->Start();
+  return absl::OkStatus();
 }
 
 void Gateway::BeginDrain() { server_->BeginDrain(); }
@@ -75,7 +94,9 @@ void Gateway::Shutdown(std::chrono::system_clock::time_point drain_deadline) {
   // I/O threads stop (the admin endpoint's handlers with them), and only then are the objects
   // they use destroyed.
   server_->Shutdown(drain_deadline);
+  if (resolver_ != nullptr) resolver_->Stop();
   client_->Close();
+  if (iam_client_) iam_client_->Close();
   if (admin_) admin_->Stop();
   work_.reset();
   io_.stop();

@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "admin/admin_server.h"
 #include "auth/clock.h"
 #include "auth/credentials.h"
+#include "iam/project_resolver.h"
 #include "observability/metrics.h"
 #include "routes/route_table.h"
 #include "service/call_context.h"
@@ -29,6 +31,12 @@ namespace codearts::app {
 
 /// Everything the gateway is built from, already validated (main.cc fills it from Config; the
 /// e2e fixture from its test options).
+/// Where and how the IAM project id is looked up when none is configured.
+struct IamSettings {
+  upstream::Endpoint endpoint;
+  iam::ProjectLookupOptions lookup;
+};
+
 struct GatewaySettings {
   /// The service to serve; its routes are read from its descriptors.
   const google::protobuf::ServiceDescriptor* service = nullptr;
@@ -40,6 +48,8 @@ struct GatewaySettings {
   std::shared_ptr<const auth::AkSkCredentials> credentials;
   std::string credentials_file;
   std::chrono::milliseconds credentials_check{1000};
+  /// Set: the AK/SK's project id is looked up from IAM (until then the gateway is not ready).
+  std::optional<IamSettings> iam;
   service::ServiceOptions service_options;
   int io_threads = 1;
   service::ListenOptions listen;
@@ -89,7 +99,9 @@ class Gateway {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<upstream::HttpsClient> client_;
+  std::unique_ptr<upstream::HttpsClient> iam_client_;  // outlives credentials_
   std::unique_ptr<auth::CredentialSource> credentials_;
+  iam::ProjectResolvingSource* resolver_ = nullptr;  // in credentials_ when looking up
   auth::SystemClock system_clock_;
   observability::GatewayMetrics metrics_;
   std::unique_ptr<service::CallContext> context_;

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
+
 namespace codearts::auth {
 
 /// An access key pair, optionally temporary (with a security token). Never logged: nothing here
@@ -34,6 +36,9 @@ class CredentialSource {
   virtual std::shared_ptr<const AkSkCredentials> Current() const = 0;
   /// Reload counts (zero for sources that never reload).
   virtual CredentialStats Stats() const { return {}; }
+  /// Whether the current credentials can sign a call now; UNAVAILABLE saying why otherwise
+  /// (for example while their IAM project id is still being looked up).
+  virtual absl::Status Ready() const { return absl::OkStatus(); }
 };
 
 /// Credentials fixed at start-up (from the environment).

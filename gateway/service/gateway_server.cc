@@ -87,8 +87,12 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     }
   }
   SetHealth(kLivenessService, true);
-  SetHealth("", true);
-  SetHealth(service_.table().service->full_name(), true);
+  {
+    std::lock_guard lock(health_mutex_);
+    SetHealth("", dependencies_ready_.load());
+    SetHealth(service_.table().service->full_name(), dependencies_ready_.load());
+    ready_ = true;
+  }
   cq_thread_ = std::thread([this] { PollCompletionQueue(*cq_); });
   for (std::size_t route = 0; route < service_.table().routes.size(); ++route) {
     UnaryCall::Spawn(context_, service_, route, *cq_);
@@ -98,7 +102,6 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     probe_thread_ = std::thread([this] { PollCompletionQueue(*probe_cq_); });
     probe_health_.Start(*probe_cq_);
   }
-  ready_ = true;
   return absl::OkStatus();
 }
 
@@ -117,9 +120,19 @@ void GatewayServer::PollCompletionQueue(grpc::ServerCompletionQueue& cq) {
 }
 
 void GatewayServer::BeginDrain() {
+  std::lock_guard lock(health_mutex_);
   if (!server_ || shut_down_ || !ready_.exchange(false)) return;
   SetHealth("", false);
   SetHealth(service_.table().service->full_name(), false);
+}
+
+void GatewayServer::SetDependenciesReady(bool ready) {
+  std::lock_guard lock(health_mutex_);
+  dependencies_ready_ = ready;
+  // Before Start and once draining, health is not ours to change here.
+  if (!server_ || shut_down_ || !ready_.load()) return;
+  SetHealth("", ready);
+  SetHealth(service_.table().service->full_name(), ready);
 }
 
 void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadline) {

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -51,8 +52,12 @@ class GatewayServer {
   int port() const { return port_; }
   int health_port() const { return health_port_; }
 
-  /// True once started and until the drain begins: what /readyz reports.
-  bool ready() const { return ready_.load(); }
+  /// True once started, while what the calls depend on is ready (SetDependenciesReady), and
+  /// until the drain begins: what /readyz reports.
+  bool ready() const { return ready_.load() && dependencies_ready_.load(); }
+  /// Whether what calls depend on besides CodeArts (the IAM project id) is there; health and
+  /// /readyz report NOT_SERVING while it is not. True unless said otherwise.
+  void SetDependenciesReady(bool ready);
 
   /// The first step of a graceful stop: health turns NOT_SERVING (but "liveness") and ready()
   /// false, while calls, new ones included, are still served. Idempotent.
@@ -83,6 +88,8 @@ class GatewayServer {
   int port_ = 0;
   int health_port_ = 0;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> dependencies_ready_{true};
+  std::mutex health_mutex_;  // one health transition at a time
   bool shut_down_ = false;
 };
 

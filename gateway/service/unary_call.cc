@@ -159,6 +159,9 @@ grpc::Status UnaryCall::Prepare(routes::UpstreamCall* call, steady_clock::time_p
               "no credentials: send an IAM token as x-auth-token metadata, or configure the "
               "gateway with HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"};
     }
+    if (absl::Status ready = context_.credentials.Ready(); !ready.ok()) {
+      return routes::FromAbslStatus(ready);
+    }
     record_.auth_mode = "aksk";
   }
 

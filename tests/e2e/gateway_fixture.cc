@@ -107,6 +107,14 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin,
     settings.credentials = std::make_shared<auth::AkSkCredentials>(
         auth::AkSkCredentials{options.access_key, options.secret_key, options.security_token, ""});
   }
+  if (!options.iam_region.empty() && endpoint.ok()) {
+    settings.iam = app::IamSettings{.endpoint = *endpoint,
+                                    .lookup = {.region = options.iam_region,
+                                               .user_agent = "codearts-gateway/test",
+                                               .check_interval = std::chrono::milliseconds(50),
+                                               .first_retry = options.iam_first_retry,
+                                               .max_retry = options.iam_first_retry}};
+  }
   settings.service_options.request = {.project_id = options.project_id,
                                       .user_agent = "codearts-gateway/test"};
   settings.service_options.upstream_timeout = options.upstream_timeout;

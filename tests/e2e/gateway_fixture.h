@@ -58,6 +58,11 @@ struct GatewayOptions {
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
   /// Adds the health-only listener on 127.0.0.1:0.
   bool health_listener = false;
+  /// When set, the project id is looked up from IAM for this region, IAM being the stand-in
+  /// (its handler answers `GET /v3/projects`); failed lookups are retried after
+  /// `iam_first_retry`.
+  std::string iam_region;
+  std::chrono::milliseconds iam_first_retry{10};
   /// The service served; PipelineService when null.
   const google::protobuf::ServiceDescriptor* service = nullptr;
 };
