@@ -1,6 +1,7 @@
 // pipelinectl: a command-line client of the CodeArts Pipeline gateway, for operators and scripts.
 //
 //   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
+//   pipelinectl start|status|runs|pipelines ...
 //   pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
 //   pipelinectl health [--target=ADDR] [--service=NAME] [--timeout=5s]
 //   pipelinectl sign < request.json
@@ -43,15 +44,23 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "Address of the gateway: host:port or unix:/path.");
 ABSL_FLAG(std::string, pipeline_id, "",
-          "stop: id of the pipeline whose build to stop (required; no default).");
-ABSL_FLAG(std::string, build_id, "", "stop: id of the build to stop (required; no default).");
+          "stop, start, status, runs: id of the pipeline (required; no default).");
+ABSL_FLAG(std::string, build_id, "",
+          "stop: id of the build to stop (required); status: the build to read (default: the "
+          "latest).");
 ABSL_FLAG(std::string, token, "",
           "stop: IAM token to send as x-auth-token; when empty (the default) none is sent and the "
           "gateway signs with its own AK/SK.");
 ABSL_FLAG(std::optional<absl::Duration>, timeout, std::nullopt,
-          "Deadline of the call, such as 500ms or 30s (default 10s for stop, 5s for health).");
+          "Deadline of the call, such as 500ms or 30s (default 10s, 5s for health).");
 ABSL_FLAG(std::string, service, "",
           "health: service name to check; empty (the default) asks about the server as a whole.");
+ABSL_FLAG(std::string, project_id, "",
+          "runs, pipelines: the CodeArts project id (not the IAM project id).");
+ABSL_FLAG(std::vector<std::string>, param, {},
+          "start: build parameters as NAME=VALUE, comma-separated or the flag repeated.");
+ABSL_FLAG(int64_t, offset, 0, "runs, pipelines: how many to skip.");
+ABSL_FLAG(int64_t, limit, 10, "runs, pipelines: the most to list.");
 ABSL_FLAG(std::string, data, "",
           "call: the request message as JSON with the proto's field names (as grpcurl's -d); "
           "'-' reads it from standard input; empty sends an empty request.");
@@ -74,6 +83,13 @@ constexpr char kUsage[] =
   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
       Stops a pipeline build. Prints the StopResponse as JSON on stdout and CodeArts'
       request id on stderr. The exit status is the gRPC status code (0 for OK).
+  pipelinectl start --pipeline-id=ID [--param=NAME=VALUE,...]     (Start, v3)
+  pipelinectl status --pipeline-id=ID [--build-id=ID]               (GetStatus; latest build
+                                                                     without --build-id)
+  pipelinectl runs --project-id=P --pipeline-id=ID [--limit=10 --offset=0]   (ListPipelineRuns)
+  pipelinectl pipelines --project-id=P [--limit=10 --offset=0]               (ListPipelines)
+      Each prints the response as JSON and exits with the gRPC status code; --target,
+      --token and --timeout (default 10s) as for stop.
   pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
       Calls any RPC of codearts.pipeline.v1.PipelineService (Start, GetStatus, Stop,
       RunPipeline, GetPipelineRun, StopPipelineRun, ListPipelineRuns, ListPipelines) with
@@ -181,6 +197,21 @@ int RunStop() {
   return Report(result.status, result.response, result.request_id, result.error_info);
 }
 
+// One call of `method` with the options from the flags; prints and returns as Report does.
+int CallAndReport(const google::protobuf::MethodDescriptor& method,
+                  const google::protobuf::Message& request) {
+  std::string error;
+  const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
+  if (!options) return UsageError(error);
+  std::unique_ptr<google::protobuf::Message> response(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(method.output_type())
+          ->New());
+  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const CallResult result = client.Call(method, request, response.get(), *options);
+  return Report(result.status, *response, result.request_id, result.error_info);
+}
+
 int RunCall(const std::string& method_name) {
   namespace pb = google::protobuf;
   const pb::ServiceDescriptor* service =
@@ -206,14 +237,61 @@ int RunCall(const std::string& method_name) {
     return UsageError(absl::StrCat("call: the request is not a ", method->input_type()->full_name(),
                                    " in JSON: ", std::string(parsed.message())));
   }
-  std::string error;
-  const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
-  if (!options) return UsageError(error);
-  std::unique_ptr<pb::Message> response(
-      pb::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
-  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
-  const CallResult result = client.Call(*method, *request, response.get(), *options);
-  return Report(result.status, *response, result.request_id, result.error_info);
+  return CallAndReport(*method, *request);
+}
+
+// Start, status, runs and pipelines: the request built from the flags the other subcommands
+// use, then the same call and report as `call`.
+int RunShortcut(std::string_view subcommand) {
+  namespace v1 = pipeline::v1;
+  const std::string pipeline_id = absl::GetFlag(FLAGS_pipeline_id);
+  const std::string project_id = absl::GetFlag(FLAGS_project_id);
+  const auto method = [](const char* name) {
+    return v1::StopRequest::descriptor()
+        ->file()
+        ->FindServiceByName("PipelineService")
+        ->FindMethodByName(name);
+  };
+  if (subcommand != "pipelines" && pipeline_id.empty()) {
+    return UsageError(absl::StrCat(std::string(subcommand), " needs --pipeline-id"));
+  }
+  if ((subcommand == "runs" || subcommand == "pipelines") && project_id.empty()) {
+    return UsageError(
+        absl::StrCat(std::string(subcommand), " needs --project-id (the CodeArts project)"));
+  }
+  if (subcommand == "start") {
+    v1::StartRequest request;
+    request.set_pipeline_id(pipeline_id);
+    for (const std::string& param : absl::GetFlag(FLAGS_param)) {
+      const std::size_t equals = param.find('=');
+      if (equals == std::string::npos || equals == 0) {
+        return UsageError(absl::StrCat("--param wants NAME=VALUE, got \"", param, "\""));
+      }
+      v1::Parameter* parameter = request.add_build_params();
+      parameter->set_name(param.substr(0, equals));
+      parameter->set_value(param.substr(equals + 1));
+    }
+    return CallAndReport(*method("Start"), request);
+  }
+  if (subcommand == "status") {
+    v1::GetStatusRequest request;
+    request.set_pipeline_id(pipeline_id);
+    request.set_build_id(absl::GetFlag(FLAGS_build_id));
+    return CallAndReport(*method("GetStatus"), request);
+  }
+  if (subcommand == "runs") {
+    v1::ListPipelineRunsRequest request;
+    request.set_project_id(project_id);
+    request.set_pipeline_id(pipeline_id);
+    request.set_offset(absl::GetFlag(FLAGS_offset));
+    request.set_limit(absl::GetFlag(FLAGS_limit));
+    return CallAndReport(*method("ListPipelineRuns"), request);
+  }
+  v1::ListPipelinesRequest request;
+  request.set_project_id(project_id);
+  request.set_offset(absl::GetFlag(FLAGS_offset));
+  request.set_limit(absl::GetFlag(FLAGS_limit));
+  return CallAndReport(*method("ListPipelines"), request);
 }
 
 int RunHealth() {
@@ -328,6 +406,10 @@ int Main(int argc, char** argv) {
   }
   const std::string_view subcommand = (*positional)[1];
   if (subcommand == "stop") return RunStop();
+  if (subcommand == "start" || subcommand == "status" || subcommand == "runs" ||
+      subcommand == "pipelines") {
+    return RunShortcut(subcommand);
+  }
   if (subcommand == "health") return RunHealth();
   if (subcommand == "sign") return RunSign();
   if (subcommand == "bench") return RunBench();

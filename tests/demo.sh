@@ -38,6 +38,24 @@ port="$(cat "$work/port")"
 pids+=($!)
 "$bin/client/pipelinectl" health --target="unix:$work/gateway.sock" --timeout=10s >/dev/null
 
+pipeline=0f1e2d3c4b5a69788796a5b4c3d2e1f0
+echo "== pipelinectl start (Start -> POST /v3/pipelines/{id}/start, signed HTTPS to the stand-in)"
+started="$("$bin/client/pipelinectl" start --target="unix:$work/gateway.sock" \
+  --pipeline-id="$pipeline" --param=env=demo)"
+echo "$started"
+build="$(sed -n 's/.*"build_id":"\([^"]*\)".*/\1/p' <<<"$started")"
+echo
+echo "== pipelinectl status (GetStatus -> GET /v3/pipelines/{id}/status?build_id=...)"
+"$bin/client/pipelinectl" status --target="unix:$work/gateway.sock" --pipeline-id="$pipeline" \
+  --build-id="$build"
+echo
+echo "== pipelinectl stop of that build (Stop -> POST /v3/pipelines/{id}/stop?build_id=...)"
+"$bin/client/pipelinectl" stop --target="unix:$work/gateway.sock" --pipeline-id="$pipeline" \
+  --build-id="$build"
+echo "== pipelinectl status once more: the build was aborted"
+"$bin/client/pipelinectl" status --target="unix:$work/gateway.sock" --pipeline-id="$pipeline" \
+  --build-id="$build"
+echo
 echo "== pipelinectl stop (gateway -> signed HTTPS -> local CodeArts stand-in)"
 "$bin/client/pipelinectl" stop --target="unix:$work/gateway.sock" \
   --pipeline-id=0f1e2d3c4b5a69788796a5b4c3d2e1f0 --build-id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b

@@ -736,6 +736,7 @@ bool CodeArtsStandin::Server::WaitForConnectionsClosed(std::size_t n,
 
 CodeArtsStandin::CodeArtsStandin(StandinOptions options, const TestPki& pki)
     : options_(std::move(options)),
+      world_(std::make_unique<PipelineWorld>(options_.job_duration, options_.real_time_world)),
       server_(std::make_unique<Server>(
           options_, pki, [this](const RecordedRequest& r) { return DefaultReply(r); })) {}
 
@@ -757,6 +758,7 @@ StandinReply CodeArtsStandin::DefaultReply(const RecordedRequest& request) const
                       absl::StrCat("Incorrect IAM authentication information: ",
                                    PublicReason(request.auth_error)));
   }
+  if (std::optional<StandinReply> reply = world_->Handle(request)) return *std::move(reply);
   const auto no_such_api = [] {
     return ErrorReply(404, "APIGW.0101",
                       "The API does not exist or has not been published in the environment");

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "standin/pipeline_world.h"
 #include "standin/pki.h"
 
 namespace codearts::testing {
@@ -107,6 +108,10 @@ struct StandinOptions {
   ServerCert cert = ServerCert::kValid;
   /// How far X-Sdk-Date may be from the stand-in's clock, either way.
   std::chrono::seconds max_clock_skew{15 * 60};
+  /// The pipelines' world (see PipelineWorld): how long each job takes, and whether its clock
+  /// follows real time (the demo) or moves only when the test advances it.
+  std::chrono::milliseconds job_duration{1000};
+  bool real_time_world = false;
 };
 
 /// A stand-in for the CodeArts Pipeline REST API: a real HTTP/1.1-over-TLS server on
@@ -134,14 +139,19 @@ class CodeArtsStandin {
   /// for the requests it does not script.
   void SetHandler(StandinHandler handler);
 
-  /// The reply CodeArts would give: 401 APIGW.0301 if `request.auth_ok` is false, the Stop
-  /// route (`POST /v3/pipelines/{pipeline_id}/stop?build_id=...`), 404 APIGW.0101 otherwise.
+  /// The reply CodeArts would give: 401 APIGW.0301 if `request.auth_ok` is false; the
+  /// pipelines' world's answer for the run lifecycle and IAM's project lookup (world()); the
+  /// Stop route (`POST /v3/pipelines/{pipeline_id}/stop?build_id=...`) for any build; 404
+  /// APIGW.0101 otherwise.
   StandinReply DefaultReply(const RecordedRequest& request) const;
 
   /// Copies of every request received so far, in arrival order.
   std::vector<RecordedRequest> Requests() const;
   /// Waits until at least `n` requests have been received; false on timeout.
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
+
+  /// The pipelines and their builds and runs, whose clock a test moves.
+  PipelineWorld& world() { return *world_; }
 
   std::size_t ConnectionsAccepted() const;
   /// From now on, each accepted connection for which `stall(connection_id)` is true has its TLS
@@ -159,6 +169,7 @@ class CodeArtsStandin {
   class Server;
 
   const StandinOptions options_;
+  std::unique_ptr<PipelineWorld> world_;
   std::unique_ptr<Server> server_;
 };
 

@@ -30,6 +30,8 @@ ABSL_FLAG(std::string, ca_out, "", "If set, write the test CA certificate (PEM) 
 ABSL_FLAG(std::string, port_file, "", "If set, write the listening port to this path");
 ABSL_FLAG(absl::Duration, delay, absl::ZeroDuration(),
           "Answer every request this much later (the wait does not block the server)");
+ABSL_FLAG(absl::Duration, job_duration, absl::Seconds(2),
+          "How long each job of a started build or run takes (three jobs in two stages)");
 ABSL_FLAG(bool, quiet, false, "Do not log each request (for load tests)");
 ABSL_FLAG(std::string, cert, "valid",
           "Server certificate to present: valid, wrong-host, expired or untrusted");
@@ -84,6 +86,8 @@ int main(int argc, char** argv) {
   options.access_key = absl::GetFlag(FLAGS_ak);
   options.secret_key = absl::GetFlag(FLAGS_sk);
   options.valid_token = absl::GetFlag(FLAGS_token);
+  options.job_duration = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_job_duration));
+  options.real_time_world = true;
   if (!ParseCert(absl::GetFlag(FLAGS_cert), options.cert)) {
     std::cerr << "codearts-standin: --cert must be valid, wrong-host, expired or untrusted\n";
     return 2;

@@ -359,7 +359,7 @@ TEST_F(StandinTest, DefaultReplyMapsTheStopRouteErrors) {
   EXPECT_EQ(no_pipeline.body(),
             R"({"error_code":"DEVPIPE.00011401","error_msg":"pipeline not found"})");
 
-  const Response no_api = post("/v3/pipelines/abc/start?build_id=1");
+  const Response no_api = post("/v3/pipelines/abc/pause?build_id=1");
   EXPECT_EQ(no_api.result_int(), 404u);
   EXPECT_TRUE(absl::StrContains(no_api.body(), R"("error_code":"APIGW.0101")")) << no_api.body();
 }
