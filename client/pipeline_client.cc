@@ -3,6 +3,7 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/async_unary_call.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -18,22 +19,7 @@ namespace {
 
 constexpr char kAuthTokenKey[] = "x-auth-token";
 constexpr char kRequestIdKey[] = "x-request-id";
-
-// Far above any sensible Stop call, and far below where now() + timeout would overflow.
 constexpr std::chrono::hours kMaxTimeout{24};
-
-grpc::Status CheckOptions(const CallOptions& options) {
-  if (options.timeout <= std::chrono::milliseconds::zero() || options.timeout > kMaxTimeout) {
-    return {grpc::StatusCode::INVALID_ARGUMENT,
-            "CallOptions.timeout must be positive (every call needs a deadline) and at most 24h"};
-  }
-  return grpc::Status::OK;
-}
-
-void PrepareContext(const CallOptions& options, grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() + options.timeout);
-  if (!options.token.empty()) context->AddMetadata(kAuthTokenKey, options.token);
-}
 
 std::optional<google::rpc::ErrorInfo> DecodeErrorInfo(const grpc::Status& status) {
   if (status.error_details().empty()) return std::nullopt;
@@ -53,30 +39,31 @@ std::string RequestIdOf(const grpc::ClientContext& context) {
   return it == trailers.end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
-StopResult MakeResult(grpc::Status status, pipeline::v1::StopResponse response,
-                      const grpc::ClientContext* finished_context) {
-  StopResult result;
-  result.error_info = DecodeErrorInfo(status);
-  result.status = std::move(status);
-  if (result.status.ok()) result.response = std::move(response);
-  if (finished_context != nullptr) result.request_id = RequestIdOf(*finished_context);
-  return result;
-}
-
 }  // namespace
 
-// One StopAsync call; its address is the completion-queue tag. Owned by the CQ loop from the
-// moment the tag is queued, freed after its tag comes back.
-struct PipelineClient::AsyncCall {
-  grpc::ClientContext context;
-  pipeline::v1::StopResponse response;
-  grpc::Status status;
-  std::function<void(StopResult)> done;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<pipeline::v1::StopResponse>> reader;
-  // Set instead of `reader` for a call rejected before it is sent: the alarm fires at once and
-  // brings the rejection to the CQ thread, so that `done` never runs on the caller's thread.
-  std::unique_ptr<grpc::Alarm> rejection;
-};
+namespace internal {
+
+grpc::Status CheckOptions(const CallOptions& options) {
+  if (options.timeout <= std::chrono::milliseconds::zero() || options.timeout > kMaxTimeout) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "CallOptions.timeout must be positive (every call needs a deadline) and at most 24h"};
+  }
+  return grpc::Status::OK;
+}
+
+void PrepareContext(const CallOptions& options, grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() + options.timeout);
+  if (!options.token.empty()) context->AddMetadata(kAuthTokenKey, options.token);
+}
+
+void FillResult(grpc::Status status, const grpc::ClientContext* context, grpc::Status* out_status,
+                std::string* request_id, std::optional<google::rpc::ErrorInfo>* error_info) {
+  *error_info = DecodeErrorInfo(status);
+  *out_status = std::move(status);
+  if (context != nullptr) *request_id = RequestIdOf(*context);
+}
+
+}  // namespace internal
 
 std::shared_ptr<grpc::Channel> MakeInsecureChannel(const std::string& target) {
   return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
@@ -98,63 +85,31 @@ PipelineClient::~PipelineClient() {
   cq_thread_.join();
 }
 
-StopResult PipelineClient::Stop(const pipeline::v1::StopRequest& request,
-                                const CallOptions& options) {
-  if (grpc::Status invalid = CheckOptions(options); !invalid.ok()) {
-    return MakeResult(std::move(invalid), {}, nullptr);
-  }
-  grpc::ClientContext context;
-  PrepareContext(options, &context);
-  pipeline::v1::StopResponse response;
-  grpc::Status status = stub_->Stop(&context, request, &response);
-  return MakeResult(std::move(status), std::move(response), &context);
+void PipelineClient::Reject(std::unique_ptr<AsyncCall> call) {
+  call->rejection = std::make_unique<grpc::Alarm>();
+  AsyncCall* tag = call.release();
+  tag->rejection->Set(&cq_, std::chrono::system_clock::now(), tag);
 }
 
-void PipelineClient::StopAsync(const pipeline::v1::StopRequest& request, const CallOptions& options,
-                               std::function<void(StopResult)> done) {
-  auto call = std::make_unique<AsyncCall>();
-  call->done = std::move(done);
-  call->status = CheckOptions(options);
-  if (!call->status.ok()) {
-    call->rejection = std::make_unique<grpc::Alarm>();
-    AsyncCall* tag = call.release();
-    tag->rejection->Set(&cq_, std::chrono::system_clock::now(), tag);
-    return;
-  }
-  PrepareContext(options, &call->context);
-  call->reader = stub_->PrepareAsyncStop(&call->context, request, &cq_);
-  AsyncCall* tag = call.release();
-  {
-    // Registered before the tag can come back, so the CQ thread always finds it.
-    std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.insert(tag);
-  }
-  tag->reader->StartCall();
-  tag->reader->Finish(&tag->response, &tag->status, tag);
+void PipelineClient::Register(AsyncCall* call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.insert(call);
 }
 
 void PipelineClient::DrainCompletionQueue() {
   void* tag = nullptr;
   bool ok = false;
   // Next returns false only after Shutdown and once every queued tag has been delivered, so
-  // each call's `done` runs before the destructor's join returns.
+  // each call's callback runs before the destructor's join returns.
   while (cq_.Next(&tag, &ok)) {
     std::unique_ptr<AsyncCall> call(static_cast<AsyncCall*>(tag));
     // `ok` is always true for a unary Finish and for an alarm that fired; the outcome of the call
     // is in `status`.
-    StopResult result;
-    if (call->reader != nullptr) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        in_flight_.erase(call.get());
-      }
-      result = MakeResult(std::move(call->status), std::move(call->response), &call->context);
-    } else {
-      result = MakeResult(std::move(call->status), {}, nullptr);
+    if (call->sent) {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(call.get());
     }
-    std::function<void(StopResult)> done = std::move(call->done);
-    call.reset();
-    if (done) done(std::move(result));
+    call->Complete();
   }
 }
 
@@ -162,7 +117,7 @@ CallResult PipelineClient::Call(const google::protobuf::MethodDescriptor& method
                                 const google::protobuf::Message& request,
                                 google::protobuf::Message* response, const CallOptions& options) {
   CallResult result;
-  if (grpc::Status checked = CheckOptions(options); !checked.ok()) {
+  if (grpc::Status checked = internal::CheckOptions(options); !checked.ok()) {
     result.status = std::move(checked);
     return result;
   }
@@ -179,7 +134,7 @@ CallResult PipelineClient::Call(const google::protobuf::MethodDescriptor& method
   grpc::ByteBuffer send(&slice, 1);
   grpc::ByteBuffer received;
   grpc::ClientContext context;
-  PrepareContext(options, &context);
+  internal::PrepareContext(options, &context);
   // A queue of the call's own, so that a blocking call needs no thread and no callback API.
   grpc::CompletionQueue cq;
   grpc::GenericStub generic(channel_);
@@ -209,9 +164,8 @@ CallResult PipelineClient::Call(const google::protobuf::MethodDescriptor& method
                 "the gateway's answer does not parse as " + method.output_type()->full_name()};
     }
   }
-  result.error_info = DecodeErrorInfo(status);
-  result.status = std::move(status);
-  result.request_id = RequestIdOf(context);
+  internal::FillResult(std::move(status), &context, &result.status, &result.request_id,
+                       &result.error_info);
   return result;
 }
 

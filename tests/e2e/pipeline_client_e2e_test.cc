@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -264,6 +265,46 @@ TEST_F(PipelineClientTest, DestructorCancelsPendingCallsAndRunsTheirCallbacks) {
   ASSERT_EQ(results.size(), 1U);
   EXPECT_EQ(results[0].status.error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_LT(elapsed, 5s);
+}
+
+// Every RPC goes through the same two templates: here Start, GetStatus and ListPipelineRuns
+// against the stand-in's pipelines, blocking and not.
+TEST_F(PipelineClientTest, EveryRpcThroughTheSameTemplatesSyncAndAsync) {
+  using pipeline::v1::PipelineService;
+  pipeline::v1::StartRequest start;
+  start.set_pipeline_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+  const Result<pipeline::v1::StartResponse> started =
+      client_->Call(&PipelineService::Stub::PrepareAsyncStart, start, WithTimeout(10s));
+  ASSERT_TRUE(started.status.ok()) << started.status.error_message();
+  ASSERT_FALSE(started.response.build_id().empty());
+
+  pipeline::v1::GetStatusRequest get;
+  get.set_pipeline_id(start.pipeline_id());
+  get.set_build_id(started.response.build_id());
+  std::mutex mu;
+  std::condition_variable changed;
+  std::optional<Result<pipeline::v1::PipelineStatus>> status;
+  client_->CallAsync(&PipelineService::Stub::PrepareAsyncGetStatus, get, WithTimeout(10s),
+                     [&](Result<pipeline::v1::PipelineStatus> result) {
+                       std::lock_guard<std::mutex> lock(mu);
+                       status = std::move(result);
+                       changed.notify_all();
+                     });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(changed.wait_for(lock, kEventTimeout, [&] { return status.has_value(); }));
+  }
+  ASSERT_TRUE(status->status.ok()) << status->status.error_message();
+  EXPECT_EQ(status->response.build_id(), started.response.build_id());
+  EXPECT_EQ(status->response.status(), "running");
+
+  pipeline::v1::GetStatusRequest unknown;
+  unknown.set_pipeline_id("missing0000");
+  const Result<pipeline::v1::PipelineStatus> not_found =
+      client_->Call(&PipelineService::Stub::PrepareAsyncGetStatus, unknown, WithTimeout(10s));
+  EXPECT_EQ(not_found.status.error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(not_found.error_info.has_value());
+  EXPECT_EQ(not_found.error_info->reason(), kErrorReason);
 }
 
 }  // namespace
