@@ -127,11 +127,11 @@ void ProjectResolvingSource::Stop() {
   asio::post(strand_, [this] { timer_.cancel(); });
 }
 
-void ProjectResolvingSource::SetState(bool ready, std::string why) {
+void ProjectResolvingSource::SetState(bool ready, std::optional<std::string> why) {
   std::function<void(bool)> changed;
   {
     std::lock_guard lock(mutex_);
-    why_not_ready_ = std::move(why);
+    if (why) why_not_ready_ = *std::move(why);
     if (announced_ && ready == ready_) return;
     announced_ = true;
     ready_ = ready;
@@ -153,6 +153,9 @@ asio::awaitable<void> ProjectResolvingSource::Run() {
     if (known) {
       SetState(true, "");
     } else {
+      // A new access key (at start, or brought by rotated credentials): calls signed with it
+      // cannot go out until its project id is known, so the gateway is not ready meanwhile.
+      SetState(false, std::nullopt);
       absl::StatusOr<std::string> id =
           co_await LookUpProjectId(iam_, *credentials, clock_, options_);
       if (stopped_.load()) co_return;

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -68,7 +69,8 @@ class ProjectResolvingSource final : public auth::CredentialSource {
 
  private:
   boost::asio::awaitable<void> Run();
-  void SetState(bool ready, std::string why);
+  // `why`: the reason kept for Ready()'s message; nullopt keeps the previous one.
+  void SetState(bool ready, std::optional<std::string> why);
 
   const std::unique_ptr<auth::CredentialSource> inner_;
   upstream::HttpsClient& iam_;

@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "google/rpc/status.pb.h"
@@ -190,6 +191,19 @@ StopOutcome GatewayUnderTest::Stop(const std::string& pipeline_id, const std::st
   }
   outcome.error_info = ErrorInfoOf(outcome.status);
   return outcome;
+}
+
+void ReplaceFile(const std::string& path, const std::string& contents) {
+  const std::string staging = testing::WriteTempFile("staged", contents);
+  ASSERT_EQ(std::rename(staging.c_str(), path.c_str()), 0) << path;
+}
+
+std::string AccessKeyOf(const testing::RecordedRequest& request) {
+  const std::string authorization = request.Header("Authorization").value_or("");
+  const std::size_t at = authorization.find("Access=");
+  if (at == std::string::npos) return {};
+  const std::size_t end = authorization.find(',', at);
+  return authorization.substr(at + 7, end - at - 7);
 }
 
 }  // namespace codearts::e2e

@@ -130,6 +130,12 @@ testing::StandinHandler GatedDefaultReply(testing::CodeArtsStandin& standin,
 double MetricValue(const std::string& exposition, const std::string& name,
                    const std::string& labels = "");
 
+/// Replaces `path` atomically, as the kubelet swaps a Secret volume's files.
+void ReplaceFile(const std::string& path, const std::string& contents);
+
+/// The access key an SDK-HMAC-SHA256 request was signed with ("" when none).
+std::string AccessKeyOf(const testing::RecordedRequest& request);
+
 /// A loopback port where nothing listens (it was free a moment ago).
 std::uint16_t ClosedPort();
 

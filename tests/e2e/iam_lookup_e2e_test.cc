@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "e2e/gateway_fixture.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -137,6 +138,50 @@ TEST_F(IamLookupE2eTest, UntilIamNamesExactlyOneProjectTheGatewayIsNotReadyAndCa
   const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
   ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
   EXPECT_EQ(standin_.Requests().back().Header("X-Project-Id"), kIamProject);
+}
+
+// Rotated credentials bring a new access key: its project id is looked up again (and the
+// gateway is not ready meanwhile), then calls carry the new key's project id.
+TEST_F(IamLookupE2eTest, ANewAccessKeyIsLookedUpAgain) {
+  constexpr char kNewAccessKey[] = "HPUAROTATEDAKID67890";
+  constexpr char kNewSecretKey[] = "RotatedSecretKey/0123456789abcdefghijklmn";
+  constexpr char kNewProject[] = "iamproject0000000000000000000002";
+  testing::StandinOptions standin_options = StandinWithTestKeys();
+  standin_options.more_key_pairs.emplace_back(kNewAccessKey, kNewSecretKey);
+  CodeArtsStandin standin(standin_options, SharedPki());
+  const auto gate = std::make_shared<testing::ReplyGate>();
+  standin.SetHandler([&](const RecordedRequest& request) {
+    if (!request.auth_ok || request.path != "/v3/projects") return standin.DefaultReply(request);
+    if (AccessKeyOf(request) != kNewAccessKey) return Reply(200, OneProject());
+    StandinReply reply = Reply(
+        200, std::string(R"({"projects":[{"id":")") + kNewProject + R"(","name":"cn-north-4"}]})");
+    reply.gate = gate;  // held until the test has seen the gateway not ready
+    return reply;
+  });
+  const std::string file = testing::WriteTempFile(
+      "credentials",
+      absl::StrCat("HUAWEICLOUD_SDK_AK=", kAccessKey, "\nHUAWEICLOUD_SDK_SK=", kSecretKey, "\n"));
+  options_.credentials_file = file;
+  options_.credentials_check = std::chrono::milliseconds(0);
+  GatewayUnderTest gateway(standin, options_);
+  ASSERT_TRUE(WaitUntilServing(gateway));
+  ASSERT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+  ASSERT_EQ(standin.Requests().size(), 2u);
+  EXPECT_EQ(standin.Requests()[1].Header("X-Project-Id"), kIamProject);
+
+  ReplaceFile(file, absl::StrCat("HUAWEICLOUD_SDK_AK=", kNewAccessKey,
+                                 "\nHUAWEICLOUD_SDK_SK=", kNewSecretKey, "\n"));
+  ASSERT_TRUE(standin.WaitForRequests(3, seconds(10)));  // the new key's lookup
+  EXPECT_EQ(AccessKeyOf(standin.Requests()[2]), kNewAccessKey);
+  EXPECT_EQ(Check(gateway), HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(gateway.Stop(kPipelineId, kBuildId).status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  gate->Open();
+  ASSERT_TRUE(WaitUntilServing(gateway));
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId);
+  ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+  const RecordedRequest last = standin.Requests().back();
+  EXPECT_EQ(AccessKeyOf(last), kNewAccessKey);
+  EXPECT_EQ(last.Header("X-Project-Id"), kNewProject);
 }
 
 }  // namespace

@@ -37,20 +37,6 @@ grpc::health::v1::HealthCheckResponse::ServingStatus HealthOf(
   return response.status();
 }
 
-// Replaces `path` atomically, as the kubelet swaps a Secret volume's files.
-void ReplaceFile(const std::string& path, const std::string& contents) {
-  const std::string staging = testing::WriteTempFile("staged", contents);
-  ASSERT_EQ(std::rename(staging.c_str(), path.c_str()), 0) << path;
-}
-
-std::string AccessKeyOf(const RecordedRequest& request) {
-  const std::string authorization = request.Header("Authorization").value_or("");
-  const std::size_t at = authorization.find("Access=");
-  if (at == std::string::npos) return {};
-  const std::size_t end = authorization.find(',', at);
-  return authorization.substr(at + 7, end - at - 7);
-}
-
 TEST(MetricsE2eTest, ScrapeCountsEveryCallByCodeAndEveryUpstreamRequestByStatus) {
   CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
   GatewayUnderTest gateway(standin);
