@@ -111,6 +111,18 @@ class GatewayUnderTest {
   std::unique_ptr<pipeline::v1::PipelineService::Stub> stub_;
 };
 
+/// One unary call of PipelineService through `stub` with a 10 s deadline, like every call here:
+///   CallPipeline(gateway.stub(), &PipelineService::Stub::GetStatus, request, &response)
+template <typename Request, typename Response>
+grpc::Status CallPipeline(pipeline::v1::PipelineService::Stub& stub,
+                          grpc::Status (pipeline::v1::PipelineService::Stub::*rpc)(
+                              grpc::ClientContext*, const Request&, Response*),
+                          const Request& request, Response* response) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return (stub.*rpc)(&context, request, response);
+}
+
 /// Decodes the google.rpc.ErrorInfo carried in `status`' details, if any.
 std::optional<google::rpc::ErrorInfo> ErrorInfoOf(const grpc::Status& status);
 

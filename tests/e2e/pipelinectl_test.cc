@@ -31,6 +31,7 @@ Ran RunPipelinectl(const std::vector<std::string>& args) {
   all.insert(all.end(), args.begin(), args.end());
   all.emplace_back("--timeout=10s");
   std::vector<char*> argv;
+  argv.reserve(all.size() + 1);
   for (std::string& arg : all) argv.push_back(arg.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;

@@ -43,16 +43,6 @@ class RunLifecycleE2eTest : public ::testing::Test {
     scripted_ = std::move(replies);
   }
 
-  // One call through the gateway's channel, with a deadline like every call here.
-  template <typename Request, typename Response>
-  grpc::Status Call(grpc::Status (PipelineService::Stub::*rpc)(grpc::ClientContext*, const Request&,
-                                                               Response*),
-                    const Request& request, Response* response) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    return (gateway_.stub().*rpc)(&context, request, response);
-  }
-
   // The one request the stand-in received, signature verified.
   RecordedRequest OnlyRequest() {
     const std::vector<RecordedRequest> requests = standin_.Requests();
@@ -89,7 +79,8 @@ TEST_F(RunLifecycleE2eTest, StartPostsTheBuildParametersAndReturnsTheBuildId) {
   parameter->set_name("env");
   parameter->set_value("prod");
   StartResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::Start, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::Start, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.build_id(), "b-42");
   EXPECT_EQ(response.pipeline_id(), kPipelineId);
@@ -105,7 +96,8 @@ TEST_F(RunLifecycleE2eTest, StartAnswerWithoutABuildIdIsInternalNeverOk) {
   StartRequest request;
   request.set_pipeline_id(kPipelineId);
   StartResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::Start, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::Start, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_NE(status.error_message().find("StartNewPipeline"), std::string::npos)
       << status.error_message();
@@ -116,7 +108,8 @@ TEST_F(RunLifecycleE2eTest, StartIsNotSentAgainAfterA502) {
   StartRequest request;
   request.set_pipeline_id(kPipelineId);
   StartResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::Start, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::Start, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(standin_.Requests().size(), 1u);  // a second start would be a second build
 }
@@ -133,7 +126,8 @@ TEST_F(RunLifecycleE2eTest, GetStatusReadsStagesAndJobs) {
   request.set_pipeline_id(kPipelineId);
   request.set_build_id("b-42");
   PipelineStatus status_message;
-  const grpc::Status status = Call(&PipelineService::Stub::GetStatus, request, &status_message);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::GetStatus, request, &status_message);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(status_message.status(), "running");
   EXPECT_EQ(status_message.executor(), "alice");
@@ -153,7 +147,8 @@ TEST_F(RunLifecycleE2eTest, GetStatusWithoutABuildIdAsksForTheLatestAndIsRetried
   GetStatusRequest request;
   request.set_pipeline_id(kPipelineId);
   PipelineStatus response;
-  const grpc::Status status = Call(&PipelineService::Stub::GetStatus, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::GetStatus, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.outcome(), "success");
   const std::vector<RecordedRequest> requests = standin_.Requests();
@@ -177,7 +172,8 @@ TEST_F(RunLifecycleE2eTest, RunPipelinePostsItsBodyWithTheV5ContentType) {
   variable->set_value("1.2");
   request.add_choose_stages("s1");
   RunPipelineResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::RunPipeline, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::RunPipeline, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.pipeline_run_id(), kRunId);
   const RecordedRequest sent = OnlyRequest();
@@ -198,7 +194,8 @@ TEST_F(RunLifecycleE2eTest, RunPipelineWithoutAProjectIdIsRefusedBeforeAnythingI
   RunPipelineRequest request;
   request.set_pipeline_id(kPipelineId);
   RunPipelineResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::RunPipeline, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::RunPipeline, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("project_id"), std::string::npos) << status.error_message();
   EXPECT_TRUE(standin_.Requests().empty());
@@ -221,7 +218,8 @@ TEST_F(RunLifecycleE2eTest, GetPipelineRunReadsStagesJobsAndStepsWithMillisecond
   request.set_pipeline_id(kPipelineId);
   request.set_pipeline_run_id(kRunId);
   PipelineRun run;
-  const grpc::Status status = Call(&PipelineService::Stub::GetPipelineRun, request, &run);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::GetPipelineRun, request, &run);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(run.id(), kRunId);
   EXPECT_EQ(run.run_number(), 12);
@@ -248,7 +246,8 @@ TEST_F(RunLifecycleE2eTest, GetPipelineRunOfAnUnknownRunIsNotFoundWithCodeArtsEr
   request.set_pipeline_id(kPipelineId);
   request.set_pipeline_run_id("nope");
   PipelineRun run;
-  const grpc::Status status = Call(&PipelineService::Stub::GetPipelineRun, request, &run);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::GetPipelineRun, request, &run);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(status.error_message().find("DEVPIPE.00011104: no such run"), std::string::npos)
       << status.error_message();
@@ -265,7 +264,8 @@ TEST_F(RunLifecycleE2eTest, StopPipelineRunPostsToTheRunAndIsOkOnlyWhenCodeArtsS
   request.set_pipeline_id(kPipelineId);
   request.set_pipeline_run_id(kRunId);
   StopPipelineRunResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::StopPipelineRun, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::StopPipelineRun, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_TRUE(response.success());
   const RecordedRequest sent = OnlyRequest();
@@ -283,7 +283,8 @@ TEST_F(RunLifecycleE2eTest, StopPipelineRunAnsweredWithSuccessFalseIsFailedPreco
     request.set_pipeline_id(kPipelineId);
     request.set_pipeline_run_id(kRunId);
     StopPipelineRunResponse response;
-    const grpc::Status status = Call(&PipelineService::Stub::StopPipelineRun, request, &response);
+    const grpc::Status status =
+        CallPipeline(gateway_.stub(), &PipelineService::Stub::StopPipelineRun, request, &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << body;
     EXPECT_NE(status.error_message().find(R"("success": false)"), std::string::npos)
         << status.error_message();
@@ -299,7 +300,8 @@ TEST_F(RunLifecycleE2eTest, StopPipelineRunWithAMalformedRunIdIsRefusedBeforeAny
   request.set_pipeline_id(kPipelineId);
   request.set_pipeline_run_id("../../other");
   StopPipelineRunResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::StopPipelineRun, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::StopPipelineRun, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("pipeline_run_id"), std::string::npos)
       << status.error_message();
@@ -322,7 +324,8 @@ TEST_F(RunLifecycleE2eTest, ListPipelineRunsPostsTheFiltersAndReadsThePage) {
   request.set_sort_key("start_time");
   request.set_sort_dir("desc");
   ListPipelineRunsResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::ListPipelineRuns, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::ListPipelineRuns, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.total(), 7);
   ASSERT_EQ(response.pipeline_runs_size(), 2);
@@ -351,7 +354,8 @@ TEST_F(RunLifecycleE2eTest, ListPipelinesPostsTheQueryAndReadsEachLatestRun) {
   request.set_name("deploy");
   request.set_limit(10);
   ListPipelinesResponse response;
-  const grpc::Status status = Call(&PipelineService::Stub::ListPipelines, request, &response);
+  const grpc::Status status =
+      CallPipeline(gateway_.stub(), &PipelineService::Stub::ListPipelines, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(response.pipelines_size(), 1);
   EXPECT_EQ(response.pipelines(0).create_time(), 1700000000000);
@@ -370,11 +374,11 @@ TEST_F(RunLifecycleE2eTest, EveryRpcHasItsOwnMetrics) {
   StartRequest start;
   start.set_pipeline_id(kPipelineId);
   StartResponse started;
-  ASSERT_TRUE(Call(&PipelineService::Stub::Start, start, &started).ok());
+  ASSERT_TRUE(CallPipeline(gateway_.stub(), &PipelineService::Stub::Start, start, &started).ok());
   GetStatusRequest get;
   get.set_pipeline_id(kPipelineId);
   PipelineStatus got;
-  ASSERT_TRUE(Call(&PipelineService::Stub::GetStatus, get, &got).ok());
+  ASSERT_TRUE(CallPipeline(gateway_.stub(), &PipelineService::Stub::GetStatus, get, &got).ok());
   const std::string metrics = gateway_.Admin("/metrics").body;
   EXPECT_EQ(MetricValue(metrics, "codearts_gateway_calls_total", R"(code="OK",method="Start")"), 1);
   EXPECT_EQ(MetricValue(metrics, "codearts_gateway_calls_total", R"(code="OK",method="GetStatus")"),

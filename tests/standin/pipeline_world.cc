@@ -117,9 +117,10 @@ PipelineWorld::Progress PipelineWorld::ProgressOf(const Build& build) const {
 
 PipelineWorld::Build* PipelineWorld::FindBuild(const std::string& pipeline_id,
                                                const std::string& id) {
-  for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
-    if (it->pipeline_id != pipeline_id) continue;
-    if (id.empty() || it->id == id) return &*it;  // empty: the latest
+  for (std::size_t i = builds_.size(); i-- > 0;) {  // newest first
+    Build& build = builds_[i];
+    if (build.pipeline_id != pipeline_id) continue;
+    if (id.empty() || build.id == id) return &build;  // empty: the latest
   }
   return nullptr;
 }
@@ -346,12 +347,13 @@ std::optional<StandinReply> PipelineWorld::Handle(const RecordedRequest& request
   const std::string& project = path[1];
   if (is({"v5", "*", "api", "pipelines", "list"}) && request.method == "POST") {
     std::vector<const Build*> latest;
-    for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
-      if (it->project_id != project) continue;
+    for (std::size_t i = builds_.size(); i-- > 0;) {  // newest first
+      const Build& build = builds_[i];
+      if (build.project_id != project) continue;
       const bool seen = std::any_of(latest.begin(), latest.end(), [&](const Build* other) {
-        return other->pipeline_id == it->pipeline_id;
+        return other->pipeline_id == build.pipeline_id;
       });
-      if (!seen) latest.push_back(&*it);
+      if (!seen) latest.push_back(&build);
     }
     json::array pipelines;
     for (const Build* build : latest) {
@@ -393,8 +395,9 @@ std::optional<StandinReply> PipelineWorld::Handle(const RecordedRequest& request
   if (is({"v5", "*", "api", "pipelines", "*", "pipeline-runs", "list"}) &&
       request.method == "POST") {
     std::vector<const Build*> runs;
-    for (auto it = builds_.rbegin(); it != builds_.rend(); ++it) {
-      if (it->pipeline_id == pipeline_id && it->project_id == project) runs.push_back(&*it);
+    for (std::size_t i = builds_.size(); i-- > 0;) {  // newest first
+      const Build& build = builds_[i];
+      if (build.pipeline_id == pipeline_id && build.project_id == project) runs.push_back(&build);
     }
     const std::int64_t offset = std::max<std::int64_t>(0, Number(body, "offset", 0));
     const std::int64_t limit = std::clamp<std::int64_t>(Number(body, "limit", 10), 1, 100);
