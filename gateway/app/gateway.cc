@@ -55,7 +55,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewaySettings setting
   g.metrics_.SetSnapshotSource(
       [context = g.context_.get()] { return service::TakeMetricsSnapshot(*context); });
   g.route_service_ = std::make_unique<service::RouteService>(g.table_, g.metrics_);
-  g.server_ = std::make_unique<service::GatewayServer>(*g.context_, *g.route_service_);
+  g.server_ = std::make_unique<service::GatewayServer>(*g.context_, *g.route_service_,
+                                                       g.settings_.poll_clock);
   if (!g.settings_.admin_listen.empty()) {
     g.admin_ = std::make_unique<admin::AdminServer>(
         g.io_, admin::AdminHandlers{.metrics = [&g] { return g.metrics_.Serialize(); },

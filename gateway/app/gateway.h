@@ -58,6 +58,9 @@ struct GatewaySettings {
   std::string version = "dev";
   /// The wall clock for X-Sdk-Date; null: the system clock. Must outlive the gateway.
   const auth::Clock* clock = nullptr;
+  /// When the watch polls run; null: real time (tests drive their own). Must outlive the
+  /// gateway.
+  service::PollClock* poll_clock = nullptr;
 };
 
 /// The whole gateway, composed in one place: the route table, the I/O threads, the upstream

@@ -52,6 +52,26 @@ void WriteAccessLog(const AccessRecord& record) {
   const std::string pipeline_id = Sanitize(record.pipeline_id);
   const std::string build_id = Sanitize(record.build_id);
   const std::string caller_request_id = Sanitize(record.caller_request_id);
+  if (record.stream) {
+    // A watch: one line when the stream ends, with what it sent and how often it polled.
+    const LogField fields[] = {
+        {"method", record.method},
+        {"peer", peer},
+        {"pipeline_id", pipeline_id},
+        {"build_id", build_id},
+        {"auth", record.auth_mode},
+        {"code", GrpcCodeName(record.grpc_code)},
+        {"trace_id", record.trace_id.empty() ? "-" : std::string_view(record.trace_id)},
+        {"caller_request_id", caller_request_id},
+        {"duration_ms", static_cast<double>(record.latency.count()) / 1000.0},
+        {"messages", static_cast<std::int64_t>(record.messages_sent)},
+        {"polls", static_cast<std::int64_t>(record.polls)},
+        {"message", record.message},
+    };
+    const std::size_t count = record.message.empty() ? std::size(fields) - 1 : std::size(fields);
+    Log(LogLevel::kInfo, "access", absl::Span<const LogField>(fields, count));
+    return;
+  }
   const LogField fields[] = {
       {"method", record.method},
       {"peer", peer},

@@ -24,6 +24,10 @@ struct AccessRecord {
   int upstream_attempts = 0;
   bool connection_reused = false;
   std::string message;  // the status message on failure
+  /// A server stream (a watch): `latency` is its duration, and these say what it did.
+  bool stream = false;
+  int messages_sent = 0;
+  int polls = 0;
 };
 
 /// Writes one `access` line per call to the log (JSON or key=value, per the log format).

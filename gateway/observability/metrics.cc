@@ -63,6 +63,22 @@ GatewayMetrics::GatewayMetrics(std::string version)
                      .Help("gRPC calls received and not finished yet")
                      .Register(*registry_)
                      .Add({})),
+      watches_open_(prometheus::BuildGauge()
+                        .Name("codearts_gateway_watches_open")
+                        .Help("Watch streams open (Watch, WatchPipelineRun)")
+                        .Register(*registry_)
+                        .Add({})),
+      watched_runs_(prometheus::BuildGauge()
+                        .Name("codearts_gateway_watched_runs")
+                        .Help("Distinct builds and runs polled for watchers (one poll loop "
+                              "each, shared by the watchers using the gateway's AK/SK)")
+                        .Register(*registry_)
+                        .Add({})),
+      watch_polls_(prometheus::BuildCounter()
+                       .Name("codearts_gateway_watch_polls_total")
+                       .Help("Polls of watched builds and runs, by outcome (the gRPC code the "
+                             "answer maps to)")
+                       .Register(*registry_)),
       connections_(prometheus::BuildGauge()
                        .Name("codearts_gateway_upstream_connections")
                        .Help("Upstream connections: state=\"open\" (all, including those being "
@@ -105,6 +121,7 @@ GatewayMetrics::GatewayMetrics(std::string version)
       .Set(1);
   // Present from the start, so that rate() and absent() behave before the first event.
   for (const char* state : {"open", "idle", "connecting"}) connections_.Add({{"state", state}});
+  watch_polls_.Add({{"outcome", GrpcCodeName(0)}});
   for (const char* resumed : {"true", "false"}) tls_handshakes_.Add({{"resumed", resumed}});
   for (const char* reason : {"missing", "rejected", "signing"}) {
     credential_errors_.Add({{"reason", reason}});
@@ -158,6 +175,10 @@ void GatewayMetrics::RecordRetries(int retries) {
   if (retries > 0) retries_.Increment(retries);
 }
 
+void GatewayMetrics::RecordWatchPoll(int grpc_code) {
+  watch_polls_.Add({{"outcome", GrpcCodeName(grpc_code)}}).Increment();
+}
+
 void GatewayMetrics::RecordCredentialError(CredentialError error) {
   const char* reason = "missing";
   if (error == CredentialError::kRejected) reason = "rejected";
@@ -175,6 +196,8 @@ std::string GatewayMetrics::Serialize() {
   if (snapshot_source_) {
     const MetricsSnapshot now = snapshot_source_();
     in_flight_.Set(static_cast<double>(now.calls_in_flight));
+    watches_open_.Set(static_cast<double>(now.watches_open));
+    watched_runs_.Set(static_cast<double>(now.watched_runs));
     connections_.Add({{"state", "open"}}).Set(static_cast<double>(now.connections_open));
     connections_.Add({{"state", "idle"}}).Set(static_cast<double>(now.connections_idle));
     connections_.Add({{"state", "connecting"}})

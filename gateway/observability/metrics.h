@@ -24,6 +24,8 @@ namespace codearts::observability {
 /// are read when Prometheus scrapes, rather than pushed on every change.
 struct MetricsSnapshot {
   std::int64_t calls_in_flight = 0;
+  std::int64_t watches_open = 0;
+  std::int64_t watched_runs = 0;
   std::int64_t connections_open = 0;
   std::int64_t connections_idle = 0;
   std::int64_t connections_connecting = 0;
@@ -77,6 +79,8 @@ class GatewayMetrics {
   /// One upstream request attempt: its HTTP status, or 0 when none was received.
   void RecordUpstreamRequest(unsigned http_status, std::chrono::microseconds duration);
   void RecordRetries(int retries);
+  /// One poll of a watched run, by its outcome (the gRPC code it maps to).
+  void RecordWatchPoll(int grpc_code);
   void RecordCredentialError(CredentialError error);
 
   /// Sets where scrape-time values come from; without one they read as zero.
@@ -96,6 +100,9 @@ class GatewayMetrics {
   prometheus::Counter& retries_;
   prometheus::Family<prometheus::Counter>& credential_errors_;
   prometheus::Gauge& in_flight_;
+  prometheus::Gauge& watches_open_;
+  prometheus::Gauge& watched_runs_;
+  prometheus::Family<prometheus::Counter>& watch_polls_;
   prometheus::Family<prometheus::Gauge>& connections_;
   prometheus::Gauge& waiting_for_connection_;
   prometheus::Counter& credential_reloads_;

@@ -91,6 +91,24 @@ std::string ResponseShape(const pb::Descriptor& response) {
   return shape + "}";
 }
 
+const pb::FieldDescriptor* StringField(const pb::Descriptor& message, const std::string& name) {
+  const pb::FieldDescriptor* field = message.FindFieldByName(name);
+  if (field == nullptr || field->is_repeated() ||
+      field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
+    return nullptr;
+  }
+  return field;
+}
+
+// The ids the access log shows: v3 calls name a build, v5 calls a pipeline run.
+void SetLogFields(const pb::MethodDescriptor& method, Route& route) {
+  route.log_pipeline_id = StringField(*method.input_type(), "pipeline_id");
+  route.log_build_id = StringField(*method.input_type(), "build_id");
+  if (route.log_build_id == nullptr) {
+    route.log_build_id = StringField(*method.input_type(), "pipeline_run_id");
+  }
+}
+
 absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   Route route;
   route.method = &method;
@@ -99,9 +117,6 @@ absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   route.server_streaming = method.server_streaming();
   if (method.client_streaming()) {
     return absl::InvalidArgumentError("client-streaming methods cannot be mapped to REST");
-  }
-  if (method.server_streaming()) {
-    return absl::InvalidArgumentError("server-streaming methods are not served yet");
   }
   const pb::Message* request =
       pb::MessageFactory::generated_factory()->GetPrototype(method.input_type());
@@ -112,6 +127,14 @@ absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   }
   route.request_prototype = request;
   route.response_prototype = response;
+  SetLogFields(method, route);
+  if (method.server_streaming()) {
+    // Completed by BuildWatchSpec once every unary route is known.
+    absl::StatusOr<MessageRules> request_rules = MessageRules::Compile(*method.input_type());
+    if (!request_rules.ok()) return request_rules.status();
+    route.request_rules = *std::move(request_rules);
+    return route;
+  }
 
   if (!method.options().HasExtension(google::api::http)) {
     return absl::InvalidArgumentError("it has no google.api.http option");
@@ -227,20 +250,106 @@ absl::StatusOr<Route> BuildRoute(const pb::MethodDescriptor& method) {
   absl::StatusOr<MessageRules> response_rules = MessageRules::Compile(*method.output_type());
   if (!response_rules.ok()) return response_rules.status();
   route.response_rules = *std::move(response_rules);
-
-  // The ids the access log shows: v3 calls name a build, v5 calls a pipeline run.
-  const auto string_field = [&](const char* name) -> const pb::FieldDescriptor* {
-    const pb::FieldDescriptor* field = method.input_type()->FindFieldByName(name);
-    if (field == nullptr || field->is_repeated() ||
-        field->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING) {
-      return nullptr;
-    }
-    return field;
-  };
-  route.log_pipeline_id = string_field("pipeline_id");
-  route.log_build_id = string_field("build_id");
-  if (route.log_build_id == nullptr) route.log_build_id = string_field("pipeline_run_id");
   return route;
+}
+
+// A dotted path of response fields that may go through repeated messages, ending at a scalar.
+absl::StatusOr<FieldPath> ResolveStatePath(const pb::Descriptor& message, absl::string_view path) {
+  FieldPath fields;
+  const pb::Descriptor* current = &message;
+  for (const absl::string_view name : absl::StrSplit(path, '.')) {
+    const pb::FieldDescriptor* field =
+        current == nullptr ? nullptr : current->FindFieldByName(std::string(name));
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("state field \"", path, "\" names no field of ", message.full_name()));
+    }
+    fields.push_back(field);
+    current = IsScalar(field) ? nullptr : field->message_type();
+  }
+  if (!IsScalar(fields.back())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state field \"", path, "\" is a message, not a scalar"));
+  }
+  return fields;
+}
+
+absl::Status BuildWatchSpec(const pb::MethodDescriptor& method, const RouteTable& table,
+                            Route& route) {
+  if (!method.options().HasExtension(gateway::v1::watch)) {
+    return absl::InvalidArgumentError(
+        "a server-streaming method needs a (codearts.gateway.v1.watch) rule");
+  }
+  const gateway::v1::WatchRule& rule = method.options().GetExtension(gateway::v1::watch);
+  WatchSpec& spec = route.watch;
+  const Route* poll = table.Find(rule.poll());
+  if (poll == nullptr || poll->server_streaming) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("watch.poll \"", rule.poll(), "\" names no unary method of the service"));
+  }
+  spec.poll_route = static_cast<std::size_t>(poll - table.routes.data());
+  if (poll->method->output_type() != method.output_type()) {
+    return absl::InvalidArgumentError(absl::StrCat("it streams ", method.output_type()->full_name(),
+                                                   " but ", rule.poll(), " answers ",
+                                                   poll->method->output_type()->full_name()));
+  }
+  route.response_prototype = poll->response_prototype;
+  route.operation = poll->operation;
+  const pb::Descriptor& input = *method.input_type();
+  const pb::Descriptor& poll_input = *poll->method->input_type();
+  if (!rule.interval_field().empty()) {
+    spec.interval_field = input.FindFieldByName(rule.interval_field());
+    if (spec.interval_field == nullptr || spec.interval_field->is_repeated() ||
+        spec.interval_field->message_type() == nullptr ||
+        spec.interval_field->message_type()->full_name() != "google.protobuf.Duration") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "watch.interval_field \"", rule.interval_field(), "\" is not a Duration field"));
+    }
+  }
+  spec.default_interval = std::chrono::milliseconds(rule.default_interval_ms());
+  spec.min_interval = std::chrono::milliseconds(rule.min_interval_ms());
+  spec.max_interval = std::chrono::milliseconds(rule.max_interval_ms());
+  if (spec.min_interval.count() <= 0 || spec.min_interval > spec.default_interval ||
+      spec.default_interval > spec.max_interval) {
+    return absl::InvalidArgumentError(
+        "watch intervals must satisfy 0 < min_interval_ms <= default_interval_ms <= "
+        "max_interval_ms");
+  }
+  for (int i = 0; i < input.field_count(); ++i) {
+    const pb::FieldDescriptor* field = input.field(i);
+    if (field == spec.interval_field) continue;
+    const pb::FieldDescriptor* target = poll_input.FindFieldByName(field->name());
+    if (target == nullptr || target->type() != field->type() ||
+        target->is_repeated() != field->is_repeated() ||
+        target->message_type() != field->message_type()) {
+      return absl::InvalidArgumentError(absl::StrCat("request field ", field->name(),
+                                                     " has no field of the same name and type in ",
+                                                     poll_input.full_name()));
+    }
+    spec.copied.emplace_back(field, target);
+  }
+  if (!rule.run_field().empty()) {
+    spec.run_field = StringField(poll_input, rule.run_field());
+    spec.run_response_field = StringField(*method.output_type(), rule.run_response_field());
+    if (spec.run_field == nullptr || spec.run_response_field == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("watch.run_field \"", rule.run_field(), "\" and run_response_field \"",
+                       rule.run_response_field(), "\" must name string fields"));
+    }
+  }
+  for (const std::string& path : rule.state_fields()) {
+    absl::StatusOr<FieldPath> fields = ResolveStatePath(*method.output_type(), path);
+    if (!fields.ok()) return fields.status();
+    spec.state_fields.push_back(*std::move(fields));
+  }
+  spec.end_field = StringField(*method.output_type(), rule.end_field());
+  if (spec.end_field == nullptr || rule.end_values().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("watch.end_field \"", rule.end_field(),
+                     "\" must name a string field of the response, with end_values"));
+  }
+  spec.end_values.assign(rule.end_values().begin(), rule.end_values().end());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -256,6 +365,13 @@ absl::StatusOr<RouteTable> BuildRouteTable(const pb::ServiceDescriptor& service)
                                                      " over REST: ", route.status().message()));
     }
     table.routes.push_back(*std::move(route));
+  }
+  for (Route& route : table.routes) {
+    if (!route.server_streaming) continue;
+    if (absl::Status status = BuildWatchSpec(*route.method, table, route); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot serve ", route.method->full_name(), " over REST: ", status.message()));
+    }
   }
   return table;
 }

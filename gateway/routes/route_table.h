@@ -4,8 +4,12 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include <chrono>
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -16,6 +20,29 @@ namespace codearts::routes {
 
 /// A chain of fields from the request message down to a scalar ("parent.name").
 using FieldPath = std::vector<const google::protobuf::FieldDescriptor*>;
+
+/// How a server-streaming route follows a run: the unary route it polls and what ends it, from
+/// the method's `(codearts.gateway.v1.watch)` rule (see routes/watch_rule.h for its use).
+struct WatchSpec {
+  /// The polled route's index in its RouteTable.
+  std::size_t poll_route = 0;
+  /// (streaming request field, polled request field) pairs copied into every poll.
+  std::vector<std::pair<const google::protobuf::FieldDescriptor*,
+                        const google::protobuf::FieldDescriptor*>>
+      copied;
+  /// The google.protobuf.Duration field of the streaming request, or null.
+  const google::protobuf::FieldDescriptor* interval_field = nullptr;
+  std::chrono::milliseconds default_interval{3000};
+  std::chrono::milliseconds min_interval{1000};
+  std::chrono::milliseconds max_interval{60000};
+  /// The polled request's field naming the run, and the response's field carrying it.
+  const google::protobuf::FieldDescriptor* run_field = nullptr;
+  const google::protobuf::FieldDescriptor* run_response_field = nullptr;
+  /// The response fields whose values are the state (paths may go through repeated messages).
+  std::vector<std::vector<const google::protobuf::FieldDescriptor*>> state_fields;
+  const google::protobuf::FieldDescriptor* end_field = nullptr;
+  std::vector<std::string> end_values;
+};
 
 /// Everything the gateway needs to serve one RPC as a REST call, resolved once at start from the
 /// method's descriptor: its `google.api.http` rule and its `(codearts.gateway.v1.rest)` policy.
@@ -28,6 +55,8 @@ struct Route {
   const google::protobuf::Message* request_prototype = nullptr;
   const google::protobuf::Message* response_prototype = nullptr;
   bool server_streaming = false;
+  /// Set for server-streaming routes, which send no REST call of their own.
+  WatchSpec watch;
 
   std::string http_method;  // "GET", "POST", ...
   PathTemplate path;
@@ -79,7 +108,8 @@ struct RouteTable {
 
 /// Builds the route of every method of `service`. A method that cannot be mapped (no
 /// `google.api.http` rule, a path variable that names no scalar field, a body field that does
-/// not exist, a bad field rule, a client-streaming method) fails the whole table with one line
+/// not exist, a bad field rule, a client-streaming method, a server-streaming one whose watch
+/// rule names no unary route or fields that do not fit) fails the whole table with one line
 /// naming the method: the gateway refuses to start rather than fail at the first call.
 absl::StatusOr<RouteTable> BuildRouteTable(const google::protobuf::ServiceDescriptor& service);
 

@@ -3,7 +3,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -27,6 +29,8 @@ struct ServiceOptions {
   std::chrono::milliseconds min_time_left{2};
   /// Calls in flight beyond this are refused at once with RESOURCE_EXHAUSTED.
   int max_in_flight = 1000;
+  /// Open watch streams beyond this are refused at once with RESOURCE_EXHAUSTED.
+  int max_watches = 10000;
 };
 
 /// Counts the calls in flight and lets shutdown wait until there are none.
@@ -108,6 +112,11 @@ struct CallContext {
   /// before it shuts the completion queue down: a Finish on a shut-down queue is fatal.
   InFlightCalls in_flight;
   LiveCalls live;
+  /// Watch streams received whose Finish has not been issued yet (not in `in_flight`: they are
+  /// long-lived and end at once when the gateway drains).
+  InFlightCalls watches;
+  /// Runs being polled for watchers (one per poll loop).
+  std::atomic<std::int64_t> watched_runs{0};
 };
 
 /// The scrape-time metric values of a running gateway: calls in flight, the upstream pool, and

@@ -4,6 +4,7 @@
 #include "api_descriptor_set.h"
 #include "observability/log.h"
 #include "service/unary_call.h"
+#include "service/watch_call.h"
 
 namespace codearts::service {
 namespace {
@@ -29,8 +30,10 @@ void ShutDownUnusedQueue(grpc::ServerCompletionQueue& cq) {
 
 }  // namespace
 
-GatewayServer::GatewayServer(CallContext& context, RouteService& service)
-    : context_(context), service_(service) {}
+GatewayServer::GatewayServer(CallContext& context, RouteService& service, PollClock* poll_clock)
+    : context_(context),
+      service_(service),
+      hub_(context, service.table(), poll_clock != nullptr ? *poll_clock : real_clock_) {}
 
 GatewayServer::~GatewayServer() { Shutdown(std::chrono::system_clock::now()); }
 
@@ -95,7 +98,11 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
   }
   cq_thread_ = std::thread([this] { PollCompletionQueue(*cq_); });
   for (std::size_t route = 0; route < service_.table().routes.size(); ++route) {
-    UnaryCall::Spawn(context_, service_, route, *cq_);
+    if (service_.route(route).server_streaming) {
+      WatchCall::Spawn(context_, service_, hub_, route, *cq_);
+    } else {
+      UnaryCall::Spawn(context_, service_, route, *cq_);
+    }
   }
   health_.Start(*cq_);
   if (health_server_) {
@@ -120,10 +127,15 @@ void GatewayServer::PollCompletionQueue(grpc::ServerCompletionQueue& cq) {
 }
 
 void GatewayServer::BeginDrain() {
-  std::lock_guard lock(health_mutex_);
-  if (!server_ || shut_down_ || !ready_.exchange(false)) return;
-  SetHealth("", false);
-  SetHealth(service_.table().service->full_name(), false);
+  {
+    std::lock_guard lock(health_mutex_);
+    if (!server_ || shut_down_ || !ready_.exchange(false)) return;
+    SetHealth("", false);
+    SetHealth(service_.table().service->full_name(), false);
+  }
+  hub_.Close(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the gateway is shutting down; watch again (another instance, or this "
+                          "one once restarted, will serve the watch)"));
 }
 
 void GatewayServer::SetDependenciesReady(bool ready) {
@@ -166,7 +178,8 @@ void GatewayServer::Shutdown(std::chrono::system_clock::time_point drain_deadlin
   // Calls that gRPC cancelled (caller gone, drain deadline) are finished on the Asio side a
   // moment later; their Finish must reach the completion queue before it shuts down.
   if (!health_.WaitForWatchesToEnd(std::chrono::steady_clock::now() + kFinishGrace) ||
-      !context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {
+      !context_.in_flight.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace) ||
+      !context_.watches.WaitForNone(std::chrono::steady_clock::now() + kFinishGrace)) {
     observability::Log(observability::LogLevel::kError,
                        "calls still unfinished at shutdown; shutting the queue down anyway");
   }

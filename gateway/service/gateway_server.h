@@ -16,7 +16,9 @@
 #include "service/call_context.h"
 #include "service/health_service.h"
 #include "service/reflection_service.h"
+#include "service/poll_clock.h"
 #include "service/route_service.h"
+#include "service/watch_hub.h"
 
 namespace codearts::service {
 
@@ -40,7 +42,8 @@ struct ListenOptions {
 /// thread, plus server reflection.
 class GatewayServer {
  public:
-  GatewayServer(CallContext& context, RouteService& service);
+  /// `poll_clock` schedules the watch polls; null: real time.
+  GatewayServer(CallContext& context, RouteService& service, PollClock* poll_clock = nullptr);
   GatewayServer(const GatewayServer&) = delete;
   GatewayServer& operator=(const GatewayServer&) = delete;
   ~GatewayServer();
@@ -60,7 +63,9 @@ class GatewayServer {
   void SetDependenciesReady(bool ready);
 
   /// The first step of a graceful stop: health turns NOT_SERVING (but "liveness") and ready()
-  /// false, while calls, new ones included, are still served. Idempotent.
+  /// false, while unary calls, new ones included, are still served. Watch streams end at once
+  /// with UNAVAILABLE (they are long-lived: the caller should watch again elsewhere), and new
+  /// ones are refused so. Idempotent.
   void BeginDrain();
 
   /// Stops accepting calls and lets in-flight calls finish until `drain_deadline`; the ones
@@ -74,6 +79,8 @@ class GatewayServer {
 
   CallContext& context_;
   RouteService& service_;
+  AsioPollClock real_clock_;
+  WatchHub hub_;
   std::unique_ptr<ReflectionService> reflection_;  // outlives server_
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::unique_ptr<grpc::Server> server_;

@@ -6,7 +6,9 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/impl/service_type.h>
+#include <grpcpp/support/async_stream.h>
 #include <grpcpp/support/async_unary_call.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <cstddef>
 #include <vector>
@@ -26,7 +28,10 @@ class RouteService final : public grpc::Service {
       : table_(table) {
     for (const routes::Route& route : table_.routes) {
       AddMethod(new grpc::internal::RpcServiceMethod(
-          route.grpc_path.c_str(), grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+          route.grpc_path.c_str(),
+          route.server_streaming ? grpc::internal::RpcMethod::SERVER_STREAMING
+                                 : grpc::internal::RpcMethod::NORMAL_RPC,
+          nullptr));
       MarkMethodAsync(static_cast<int>(method_metrics_.size()));
       method_metrics_.push_back(&metrics.ForMethod(route.name));
     }
@@ -43,6 +48,15 @@ class RouteService final : public grpc::Service {
                     grpc::ServerAsyncResponseWriter<google::protobuf::Message>* responder,
                     grpc::ServerCompletionQueue* cq, void* tag) {
     RequestAsyncUnary(static_cast<int>(index), context, request, responder, cq, cq, tag);
+  }
+
+  /// Asks for the next call of the server-streaming route `index`; its messages are written
+  /// already serialized.
+  void RequestStreaming(std::size_t index, grpc::ServerContext* context,
+                        google::protobuf::Message* request,
+                        grpc::ServerAsyncWriter<grpc::ByteBuffer>* writer,
+                        grpc::ServerCompletionQueue* cq, void* tag) {
+    RequestAsyncServerStreaming(static_cast<int>(index), context, request, writer, cq, cq, tag);
   }
 
  private:

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "routes/status_mapping.h"
 #include "routes/trace_context.h"
+#include "service/call_setup.h"
 
 namespace codearts::service {
 
@@ -33,6 +34,8 @@ observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context) {
   const auth::CredentialStats credentials = context.credentials.Stats();
   observability::MetricsSnapshot snapshot;
   snapshot.calls_in_flight = context.in_flight.count();
+  snapshot.watches_open = context.watches.count();
+  snapshot.watched_runs = context.watched_runs.load();
   snapshot.connections_open = static_cast<std::int64_t>(client.open);
   snapshot.connections_idle = static_cast<std::int64_t>(client.idle);
   snapshot.connections_connecting = static_cast<std::int64_t>(client.connecting);
@@ -124,14 +127,7 @@ void UnaryCall::OnRequest() {
 }
 
 grpc::Status UnaryCall::Prepare(routes::UpstreamCall* call, steady_clock::time_point* deadline) {
-  const auto& metadata = server_context_.client_metadata();
-  const auto single_value = [&metadata](const char* key) -> std::string_view {
-    const auto values = metadata.equal_range(key);
-    if (values.first == values.second || std::next(values.first) != values.second) return {};
-    return {values.first->second.data(), values.first->second.size()};
-  };
-  routes::TraceContext trace = routes::MakeTraceContext(
-      single_value("traceparent"), single_value("tracestate"), single_value("x-request-id"));
+  routes::TraceContext trace = TraceOf(server_context_);
   record_.trace_id = trace.trace_id;
   record_.caller_request_id = trace.request_id;
 
@@ -140,29 +136,10 @@ grpc::Status UnaryCall::Prepare(routes::UpstreamCall* call, steady_clock::time_p
   }
 
   auth::CallCredentials credentials;
-  const auto tokens = metadata.equal_range("x-auth-token");
-  if (tokens.first != tokens.second) {
-    if (std::next(tokens.first) != tokens.second) {
-      return {grpc::StatusCode::INVALID_ARGUMENT, "x-auth-token must be sent at most once"};
-    }
-    const std::string_view token(tokens.first->second.data(), tokens.first->second.size());
-    if (absl::Status valid = auth::ValidateAuthToken(token); !valid.ok()) {
-      return routes::FromAbslStatus(valid);
-    }
-    credentials.token = std::string(token);
-    record_.auth_mode = "token";
-  } else {
-    credentials.ak_sk = context_.credentials.Current();
-    if (!credentials.ak_sk) {
-      context_.metrics.RecordCredentialError(observability::CredentialError::kMissing);
-      return {grpc::StatusCode::UNAUTHENTICATED,
-              "no credentials: send an IAM token as x-auth-token metadata, or configure the "
-              "gateway with HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK"};
-    }
-    if (absl::Status ready = context_.credentials.Ready(); !ready.ok()) {
-      return routes::FromAbslStatus(ready);
-    }
-    record_.auth_mode = "aksk";
+  if (grpc::Status resolved =
+          ResolveCredentials(context_, server_context_, &credentials, &record_.auth_mode);
+      !resolved.ok()) {
+    return resolved;
   }
 
   // The caller's deadline, capped by the configured upstream timeout.

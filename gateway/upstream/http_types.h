@@ -41,6 +41,9 @@ struct RequestPolicy {
   /// connection failed before it was written, a pooled connection closed before any response
   /// byte (the keep-alive race), or the server said so itself (429, 503).
   bool idempotent = false;
+  /// The caller retries failed requests itself, on its own schedule (a watch's poll loop): only
+  /// the keep-alive race (a pooled connection closed before any response byte) is retried here.
+  bool caller_retries = false;
 };
 
 /// What the mapping to a gRPC status needs to know of an exchange besides its result.

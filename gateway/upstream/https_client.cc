@@ -410,6 +410,9 @@ asio::awaitable<absl::StatusOr<HttpResponse>> HttpsClient::Send(
       delay = FullJitterBackoff(attempt, retry, NextRandom());
     }
 
+    if (policy.caller_retries && !(result.not_sent && result.failed_before_response)) {
+      retryable = false;
+    }
     std::string_view why_not;
     if (!retryable) {
       NoteAttempts(attempt, "", info);

@@ -125,6 +125,7 @@ GatewayUnderTest::GatewayUnderTest(testing::CodeArtsStandin& standin,
   if (options.health_listener) settings.listen.health_address = "127.0.0.1:0";
   settings.admin_listen = "127.0.0.1:0";
   settings.version = "test";
+  settings.poll_clock = options.poll_clock;
   auto gateway = app::Gateway::Create(std::move(settings));
   if (!gateway.ok()) {
     ADD_FAILURE() << gateway.status();

@@ -65,6 +65,8 @@ struct GatewayOptions {
   std::chrono::milliseconds iam_first_retry{10};
   /// The service served; PipelineService when null.
   const google::protobuf::ServiceDescriptor* service = nullptr;
+  /// When watch polls run (e.g. a ManualPollClock the test drives); null: real time.
+  service::PollClock* poll_clock = nullptr;
 };
 
 /// An HTTP answer from the admin endpoint.
