@@ -1,7 +1,8 @@
 // pipelinectl: a command-line client of the CodeArts Pipeline gateway, for operators and scripts.
 //
 //   pipelinectl stop --pipeline-id=ID --build-id=ID [--target=ADDR] [--token=T] [--timeout=10s]
-//   pipelinectl start|status|runs|pipelines ...
+//   pipelinectl start|status|runs|pipelines|run ...
+//   pipelinectl watch --pipeline-id=ID [--build-id=ID] [--project-id=P] [--json]
 //   pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
 //   pipelinectl health [--target=ADDR] [--service=NAME] [--timeout=5s]
 //   pipelinectl sign < request.json
@@ -9,6 +10,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
+#include <unistd.h>
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -39,6 +41,7 @@
 #include "client/load_runner.h"
 #include "client/pipeline_client.h"
 #include "client/sign_command.h"
+#include "client/watch_view.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
@@ -65,6 +68,12 @@ ABSL_FLAG(std::string, data, "",
           "call: the request message as JSON with the proto's field names (as grpcurl's -d); "
           "'-' reads it from standard input; empty sends an empty request.");
 ABSL_FLAG(std::string, d, "", "call: short for --data.");
+ABSL_FLAG(bool, wait, false,
+          "start, run: then follow the build or run to its end, as watch does, and exit as "
+          "watch does.");
+ABSL_FLAG(bool, json, false, "watch, --wait: print each message as one line of JSON.");
+ABSL_FLAG(std::optional<absl::Duration>, poll_interval, std::nullopt,
+          "watch, --wait: how often the gateway reads the state (1s to 60s; default 3s).");
 ABSL_FLAG(int, concurrency, 0, "bench: calls kept in flight (closed loop).");
 ABSL_FLAG(double, rate, 0, "bench: calls started per second on a fixed schedule (open loop).");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "bench: measured time, after --warmup.");
@@ -88,8 +97,16 @@ constexpr char kUsage[] =
                                                                      without --build-id)
   pipelinectl runs --project-id=P --pipeline-id=ID [--limit=10 --offset=0]   (ListPipelineRuns)
   pipelinectl pipelines --project-id=P [--limit=10 --offset=0]               (ListPipelines)
+  pipelinectl run --project-id=P --pipeline-id=ID [--param=NAME=VALUE,...]   (RunPipeline, v5)
       Each prints the response as JSON and exits with the gRPC status code; --target,
-      --token and --timeout (default 10s) as for stop.
+      --token and --timeout (default 10s) as for stop. start and run take --wait.
+  pipelinectl watch --pipeline-id=ID [--build-id=ID] [--project-id=P] [--json]
+                    [--poll-interval=3s] [--timeout=1h]
+      Follows a build (Watch, v3) or, with --project-id, a run (WatchPipelineRun, v5; the run
+      id in --build-id) to its end; without --build-id the latest one. On a terminal, a live
+      view redrawn in place on each change; otherwise one line per change; --json prints each
+      message as JSON. Exit status: 0 the build succeeded, 20 it failed, 21 it was aborted
+      (v5: CANCELED), a gRPC error's code (1-16) when the watch failed, 2 for usage errors.
   pipelinectl call METHOD [-d JSON] [--target=ADDR] [--token=T] [--timeout=10s]
       Calls any RPC of codearts.pipeline.v1.PipelineService (Start, GetStatus, Stop,
       RunPipeline, GetPipelineRun, StopPipelineRun, ListPipelineRuns, ListPipelines) with
@@ -118,6 +135,8 @@ constexpr absl::Duration kDefaultStopTimeout = absl::Seconds(10);
 constexpr absl::Duration kDefaultHealthTimeout = absl::Seconds(5);
 // Keeps now() + timeout far from overflowing; a CLI call longer than a day is a mistake.
 constexpr absl::Duration kMaxTimeout = absl::Hours(24);
+
+constexpr absl::Duration kDefaultWatchTimeout = absl::Hours(1);
 
 int UsageError(std::string_view message) {
   std::cerr << "pipelinectl: " << message << "\n\n" << kUsage << "\n";
@@ -240,6 +259,110 @@ int RunCall(const std::string& method_name) {
   return CallAndReport(*method, *request);
 }
 
+// Prints each state `reader` delivers (a live view on a terminal, a line per change otherwise, or
+// JSON lines), then returns the exit status: the build's result, or the gRPC code of an error.
+template <typename Message>
+int Follow(grpc::ClientReader<Message>& reader) {
+  const bool json = absl::GetFlag(FLAGS_json);
+  const bool terminal = !json && isatty(STDOUT_FILENO) == 1;
+  Message message;
+  RunView view;
+  std::size_t frame_lines = 0;
+  while (reader.Read(&message)) {
+    view = ViewOf(message, absl::Now());
+    if (json) {
+      std::cout << ToJson(message) << std::endl;
+    } else if (terminal) {
+      // Up over the previous frame and clear it, then draw the new one in its place.
+      if (frame_lines > 0) std::cout << "\x1b[" << frame_lines << "A\x1b[J";
+      const std::string frame = RenderFrame(view);
+      frame_lines = static_cast<std::size_t>(std::count(frame.begin(), frame.end(), '\n'));
+      std::cout << frame << std::flush;
+    } else {
+      std::cout << RenderLine(view) << std::endl;
+    }
+  }
+  const grpc::Status status = reader.Finish();
+  if (!status.ok()) {
+    PrintError(status);
+    return static_cast<int>(status.error_code());
+  }
+  return ExitCodeOf(view.result);
+}
+
+// watch, start --wait, run --wait: follows `run_id` (empty: the latest) of --pipeline-id, a v5
+// run when --project-id is set.
+int RunWatch(const std::string& run_id) {
+  namespace v1 = pipeline::v1;
+  const std::string pipeline_id = absl::GetFlag(FLAGS_pipeline_id);
+  const std::string project_id = absl::GetFlag(FLAGS_project_id);
+  if (pipeline_id.empty()) return UsageError("watch needs --pipeline-id");
+  std::string error;
+  const std::optional<std::chrono::milliseconds> timeout =
+      TimeoutFlag(kDefaultWatchTimeout, &error);
+  if (!timeout) return UsageError(error);
+  google::protobuf::Duration interval;
+  if (const std::optional<absl::Duration> every = absl::GetFlag(FLAGS_poll_interval)) {
+    const absl::Duration whole = absl::Trunc(*every, absl::Seconds(1));
+    interval.set_seconds(absl::ToInt64Seconds(whole));
+    interval.set_nanos(static_cast<std::int32_t>(absl::ToInt64Nanoseconds(*every - whole)));
+  }
+  auto stub = v1::PipelineService::NewStub(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + *timeout);
+  if (const std::string token = absl::GetFlag(FLAGS_token); !token.empty()) {
+    context.AddMetadata("x-auth-token", token);
+  }
+  if (project_id.empty()) {
+    v1::WatchRequest request;
+    request.set_pipeline_id(pipeline_id);
+    request.set_build_id(run_id);
+    if (interval.seconds() != 0 || interval.nanos() != 0)
+      *request.mutable_poll_interval() = interval;
+    return Follow(*stub->Watch(&context, request));
+  }
+  v1::WatchPipelineRunRequest request;
+  request.set_project_id(project_id);
+  request.set_pipeline_id(pipeline_id);
+  request.set_pipeline_run_id(run_id);
+  if (interval.seconds() != 0 || interval.nanos() != 0) *request.mutable_poll_interval() = interval;
+  return Follow(*stub->WatchPipelineRun(&context, request));
+}
+
+// --param=NAME=VALUE,... into `add()`'s parameters; false (after a usage message) when malformed.
+template <typename Add>
+bool ParamsFromFlag(Add add, int* exit_code) {
+  for (const std::string& param : absl::GetFlag(FLAGS_param)) {
+    const std::size_t equals = param.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      *exit_code = UsageError(absl::StrCat("--param wants NAME=VALUE, got \"", param, "\""));
+      return false;
+    }
+    pipeline::v1::Parameter* parameter = add();
+    parameter->set_name(param.substr(0, equals));
+    parameter->set_value(param.substr(equals + 1));
+  }
+  return true;
+}
+
+// start --wait and run --wait: the call, its response on stdout, then the watch.
+template <typename Response>
+int StartAndWatch(const google::protobuf::MethodDescriptor& method,
+                  const google::protobuf::Message& request,
+                  const std::string& (Response::*run_id)() const) {
+  std::string error;
+  const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
+  if (!options) return UsageError(error);
+  Response response;
+  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const CallResult result = client.Call(method, request, &response, *options);
+  if (!result.status.ok()) {
+    return Report(result.status, response, result.request_id, result.error_info);
+  }
+  std::cerr << method.name() << ": " << ToJson(response) << "\n";
+  return RunWatch((response.*run_id)());
+}
+
 // Start, status, runs and pipelines: the request built from the flags the other subcommands
 // use, then the same call and report as `call`.
 int RunShortcut(std::string_view subcommand) {
@@ -255,23 +378,35 @@ int RunShortcut(std::string_view subcommand) {
   if (subcommand != "pipelines" && pipeline_id.empty()) {
     return UsageError(absl::StrCat(std::string(subcommand), " needs --pipeline-id"));
   }
-  if ((subcommand == "runs" || subcommand == "pipelines") && project_id.empty()) {
+  if ((subcommand == "runs" || subcommand == "pipelines" || subcommand == "run") &&
+      project_id.empty()) {
     return UsageError(
         absl::StrCat(std::string(subcommand), " needs --project-id (the CodeArts project)"));
   }
+  int exit_code = 0;
   if (subcommand == "start") {
     v1::StartRequest request;
     request.set_pipeline_id(pipeline_id);
-    for (const std::string& param : absl::GetFlag(FLAGS_param)) {
-      const std::size_t equals = param.find('=');
-      if (equals == std::string::npos || equals == 0) {
-        return UsageError(absl::StrCat("--param wants NAME=VALUE, got \"", param, "\""));
-      }
-      v1::Parameter* parameter = request.add_build_params();
-      parameter->set_name(param.substr(0, equals));
-      parameter->set_value(param.substr(equals + 1));
+    if (!ParamsFromFlag([&request] { return request.add_build_params(); }, &exit_code)) {
+      return exit_code;
+    }
+    if (absl::GetFlag(FLAGS_wait)) {
+      return StartAndWatch(*method("Start"), request, &v1::StartResponse::build_id);
     }
     return CallAndReport(*method("Start"), request);
+  }
+  if (subcommand == "run") {
+    v1::RunPipelineRequest request;
+    request.set_project_id(project_id);
+    request.set_pipeline_id(pipeline_id);
+    if (!ParamsFromFlag([&request] { return request.add_variables(); }, &exit_code)) {
+      return exit_code;
+    }
+    if (absl::GetFlag(FLAGS_wait)) {
+      return StartAndWatch(*method("RunPipeline"), request,
+                           &v1::RunPipelineResponse::pipeline_run_id);
+    }
+    return CallAndReport(*method("RunPipeline"), request);
   }
   if (subcommand == "status") {
     v1::GetStatusRequest request;
@@ -406,8 +541,9 @@ int Main(int argc, char** argv) {
   }
   const std::string_view subcommand = (*positional)[1];
   if (subcommand == "stop") return RunStop();
+  if (subcommand == "watch") return RunWatch(absl::GetFlag(FLAGS_build_id));
   if (subcommand == "start" || subcommand == "status" || subcommand == "runs" ||
-      subcommand == "pipelines") {
+      subcommand == "pipelines" || subcommand == "run") {
     return RunShortcut(subcommand);
   }
   if (subcommand == "health") return RunHealth();

@@ -369,8 +369,8 @@ absl::StatusOr<RouteTable> BuildRouteTable(const pb::ServiceDescriptor& service)
   for (Route& route : table.routes) {
     if (!route.server_streaming) continue;
     if (absl::Status status = BuildWatchSpec(*route.method, table, route); !status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot serve ", route.method->full_name(), " over REST: ", status.message()));
+      return absl::InvalidArgumentError(absl::StrCat("cannot serve ", route.method->full_name(),
+                                                     " over REST: ", status.message()));
     }
   }
   return table;

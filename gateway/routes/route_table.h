@@ -27,8 +27,8 @@ struct WatchSpec {
   /// The polled route's index in its RouteTable.
   std::size_t poll_route = 0;
   /// (streaming request field, polled request field) pairs copied into every poll.
-  std::vector<std::pair<const google::protobuf::FieldDescriptor*,
-                        const google::protobuf::FieldDescriptor*>>
+  std::vector<
+      std::pair<const google::protobuf::FieldDescriptor*, const google::protobuf::FieldDescriptor*>>
       copied;
   /// The google.protobuf.Duration field of the streaming request, or null.
   const google::protobuf::FieldDescriptor* interval_field = nullptr;

@@ -55,18 +55,18 @@ absl::StatusOr<std::chrono::milliseconds> PollInterval(const Route& route,
   pb::Duration duration;
   duration.CopyFrom(value);
   if (duration.seconds() == 0 && duration.nanos() == 0) return spec.default_interval;
-  const auto asked = std::chrono::seconds(duration.seconds()) +
-                     std::chrono::nanoseconds(duration.nanos());
+  const auto asked =
+      std::chrono::seconds(duration.seconds()) + std::chrono::nanoseconds(duration.nanos());
   if (asked < spec.min_interval || asked > spec.max_interval) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        spec.interval_field->name(), " must be between ", spec.min_interval.count() / 1000.0,
-        " s and ", spec.max_interval.count() / 1000.0, " s"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(spec.interval_field->name(), " must be between ",
+                     static_cast<double>(spec.min_interval.count()) / 1000.0, " s and ",
+                     static_cast<double>(spec.max_interval.count()) / 1000.0, " s"));
   }
   return std::chrono::duration_cast<std::chrono::milliseconds>(asked);
 }
 
-void FillPollRequest(const WatchSpec& spec, const pb::Message& request,
-                     pb::Message* poll_request) {
+void FillPollRequest(const WatchSpec& spec, const pb::Message& request, pb::Message* poll_request) {
   const pb::Reflection* from = request.GetReflection();
   const pb::Reflection* to = poll_request->GetReflection();
   for (const auto& [source, target] : spec.copied) {
@@ -75,7 +75,8 @@ void FillPollRequest(const WatchSpec& spec, const pb::Message& request,
         if (source->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
           to->AddString(poll_request, target, from->GetRepeatedString(request, source, i));
         } else if (source->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-          to->AddMessage(poll_request, target)->CopyFrom(from->GetRepeatedMessage(request, source, i));
+          to->AddMessage(poll_request, target)
+              ->CopyFrom(from->GetRepeatedMessage(request, source, i));
         }
       }
       continue;

@@ -5,9 +5,9 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <cstdint>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>

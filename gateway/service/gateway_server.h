@@ -15,8 +15,8 @@
 #include "absl/status/status.h"
 #include "service/call_context.h"
 #include "service/health_service.h"
-#include "service/reflection_service.h"
 #include "service/poll_clock.h"
+#include "service/reflection_service.h"
 #include "service/route_service.h"
 #include "service/watch_hub.h"
 

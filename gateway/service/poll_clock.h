@@ -35,7 +35,7 @@ class AsioPollClock final : public PollClock {
   std::unique_ptr<PollTimer> Schedule(boost::asio::any_io_executor executor,
                                       std::chrono::milliseconds delay,
                                       std::function<void()> fire) override {
-    auto timer = std::make_unique<Timer>(std::move(executor));
+    auto timer = std::make_unique<Timer>(executor);
     timer->timer->expires_after(delay);
     timer->timer->async_wait([fire = std::move(fire)](boost::system::error_code ec) {
       if (!ec) fire();
@@ -45,8 +45,8 @@ class AsioPollClock final : public PollClock {
 
  private:
   struct Timer final : PollTimer {
-    explicit Timer(boost::asio::any_io_executor executor)
-        : timer(std::make_shared<boost::asio::steady_timer>(std::move(executor))) {}
+    explicit Timer(const boost::asio::any_io_executor& executor)
+        : timer(std::make_shared<boost::asio::steady_timer>(executor)) {}
     // Cancel and destruction run on the executor's strand, so the timer is never touched from
     // two threads at once.
     ~Timer() override { timer->cancel(); }

@@ -64,9 +64,10 @@ void WatchCall::OnTag(int kind, bool ok) {
         std::lock_guard lock(mutex_);
         if (!end_) {
           const bool expired = std::chrono::system_clock::now() >= server_context_.deadline();
-          end_ = expired ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                        "the call's deadline passed while watching")
-                         : grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled by the caller");
+          end_ = expired
+                     ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                    "the call's deadline passed while watching")
+                     : grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled by the caller");
         }
         AdvanceLocked();
       }
@@ -165,16 +166,17 @@ void WatchCall::AdvanceLocked() {
   } else if (end_) {
     FinishLocked(*end_);
   } else if (pending_) {
-    WriteLocked(std::move(pending_));
+    const std::shared_ptr<const WatchState> state = std::move(pending_);
     pending_.reset();
+    WriteLocked(*state);
   }
 }
 
-void WatchCall::WriteLocked(std::shared_ptr<const WatchState> state) {
+void WatchCall::WriteLocked(const WatchState& state) {
   writing_ = true;
   ++record_.messages_sent;
-  if (state->final) final_written_ = true;
-  writer_.Write(state->message, &write_tag_);
+  if (state.final) final_written_ = true;
+  writer_.Write(state.message, &write_tag_);  // copies the message (its slices are shared)
 }
 
 void WatchCall::FinishLocked(const grpc::Status& status) {

@@ -55,7 +55,7 @@ class WatchCall final : public CqHandler,
   grpc::Status Prepare(WatchTarget* target);
   // With mutex_ held: the next write, the Finish, or nothing, as the stream's state says.
   void AdvanceLocked();
-  void WriteLocked(std::shared_ptr<const WatchState> state);
+  void WriteLocked(const WatchState& state);
   void FinishLocked(const grpc::Status& status);
 
   CallContext& context_;
@@ -78,14 +78,14 @@ class WatchCall final : public CqHandler,
   std::atomic<int> polls_{0};
 
   std::mutex mutex_;
-  observability::AccessRecord record_;            // guarded by mutex_ once joined
-  bool writing_ = false;                          // guarded by mutex_
-  std::shared_ptr<const WatchState> pending_;     // guarded by mutex_
-  std::string last_key_;                          // guarded by mutex_
-  bool final_written_ = false;                    // guarded by mutex_
-  std::optional<grpc::Status> end_;               // guarded by mutex_
-  bool finish_issued_ = false;                    // guarded by mutex_
-  bool counted_ = false;                          // guarded by mutex_: in context_.watches
+  observability::AccessRecord record_;         // guarded by mutex_ once joined
+  bool writing_ = false;                       // guarded by mutex_
+  std::shared_ptr<const WatchState> pending_;  // guarded by mutex_
+  std::string last_key_;                       // guarded by mutex_
+  bool final_written_ = false;                 // guarded by mutex_
+  std::optional<grpc::Status> end_;            // guarded by mutex_
+  bool finish_issued_ = false;                 // guarded by mutex_
+  bool counted_ = false;                       // guarded by mutex_: in context_.watches
 
   // Touched only on the CQ thread.
   bool finished_ = false;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "e2e/gateway_fixture.h"
+#include "e2e/manual_poll_clock.h"
 
 extern char** environ;
 
@@ -22,14 +23,25 @@ namespace {
 struct Ran {
   int exit_code = -1;
   std::string out;
+  std::string err;
 };
 
-// Runs pipelinectl with `args` (every call has --timeout, so it ends by itself).
-Ran RunPipelinectl(const std::vector<std::string>& args) {
-  const std::string out_path = testing::WriteTempFile("pipelinectl.out", "");
+// A pipelinectl process started and not waited for yet.
+struct Running {
+  pid_t pid = -1;
+  std::string out_path;
+};
+
+// Starts pipelinectl with `args`, stdout to a file (every call has --timeout, so it ends by
+// itself).
+Running SpawnPipelinectl(const std::vector<std::string>& args,
+                         const std::string& timeout = "--timeout=10s") {
+  Running running;
+  running.out_path = testing::WriteTempFile("pipelinectl.out", "");
+  const std::string& out_path = running.out_path;
   std::vector<std::string> all = {PIPELINECTL_BINARY};
   all.insert(all.end(), args.begin(), args.end());
-  all.emplace_back("--timeout=10s");
+  all.push_back(timeout);
   std::vector<char*> argv;
   argv.reserve(all.size() + 1);
   for (std::string& arg : all) argv.push_back(arg.data());
@@ -38,19 +50,41 @@ Ran RunPipelinectl(const std::vector<std::string>& args) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_TRUNC,
                                    0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  Ran ran;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    if (waitpid(pid, &status, 0) == pid && WIFEXITED(status)) ran.exit_code = WEXITSTATUS(status);
+  const std::string err_path = out_path + ".err";
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (posix_spawn(&running.pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) {
+    running.pid = -1;
   }
   posix_spawn_file_actions_destroy(&actions);
-  std::ifstream in(out_path);
+  return running;
+}
+
+// Waits for `running` to exit; its exit status and what it printed.
+Ran WaitFor(const Running& running) {
+  Ran ran;
+  int status = 0;
+  if (running.pid > 0 && waitpid(running.pid, &status, 0) == running.pid && WIFEXITED(status)) {
+    ran.exit_code = WEXITSTATUS(status);
+  }
+  std::ifstream in(running.out_path);
   std::stringstream text;
   text << in.rdbuf();
   ran.out = text.str();
+  std::ifstream err(running.out_path + ".err");
+  std::stringstream err_text;
+  err_text << err.rdbuf();
+  ran.err = err_text.str();
   return ran;
+}
+
+Ran RunPipelinectl(const std::vector<std::string>& args) { return WaitFor(SpawnPipelinectl(args)); }
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 class PipelinectlTest : public ::testing::Test {
@@ -95,6 +129,63 @@ TEST_F(PipelinectlTest, ExitCodesAreTheGrpcCodes) {
       RunPipelinectl({"pipelines", Target(), "--project-id=b7a1c2d3e4f5061728394a5b6c7d8e9f"});
   EXPECT_EQ(listed.exit_code, 0) << listed.out;
   EXPECT_NE(listed.out.find(R"("total":0)"), std::string::npos) << listed.out;
+}
+
+// watch and start --wait against a gateway whose polls the test fires: one line per change when
+// stdout is not a terminal, and the build's result as the exit status.
+class PipelinectlWatchTest : public ::testing::Test {
+ protected:
+  std::string Target() { return "--target=" + gateway_.address(); }
+  // Once the gateway has scheduled its next poll (the first time: once pipelinectl's watch has
+  // joined and polled), moves the build on by one job and fires the poll.
+  void NextPoll() {
+    ASSERT_TRUE(clock_.WaitForPending(1, std::chrono::seconds(60)));
+    standin_.world().Advance(std::chrono::seconds(1));
+    clock_.FireAll();
+  }
+
+  ManualPollClock clock_;
+  testing::CodeArtsStandin standin_{StandinWithTestKeys(), SharedPki()};
+  GatewayUnderTest gateway_{standin_, GatewayOptions{.poll_clock = &clock_}};
+};
+
+TEST_F(PipelinectlWatchTest, WatchPrintsOneLinePerChangeAndExitsZeroOnSuccess) {
+  pipeline::v1::StartRequest start;
+  start.set_pipeline_id(kPipelineId);
+  pipeline::v1::StartResponse started;
+  ASSERT_TRUE(
+      CallPipeline(gateway_.stub(), &pipeline::v1::PipelineService::Stub::Start, start, &started)
+          .ok());
+  const Running running =
+      SpawnPipelinectl({"watch", Target(), std::string("--pipeline-id=") + kPipelineId,
+                        "--build-id=" + started.build_id()},
+                       "--timeout=60s");
+  for (int job = 0; job < 3; ++job) NextPoll();
+  const Ran ran = WaitFor(running);
+  EXPECT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+  const std::vector<std::string> lines = Lines(ran.out);
+  EXPECT_EQ(lines.size(), 4U) << ran.out;  // one line per state: the reader keeps up here
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.front().find("build=" + started.build_id() +
+                               " status=running outcome=- stages=Build:running[compile:running,"
+                               "unit-test:waiting],Deploy:waiting[deploy:waiting]"),
+            std::string::npos)
+      << ran.out;
+  EXPECT_NE(lines.back().find("status=completed outcome=success stages=Build:completed["),
+            std::string::npos)
+      << ran.out;
+  for (std::size_t i = 1; i < lines.size(); ++i) EXPECT_NE(lines[i], lines[i - 1]) << ran.out;
+}
+
+TEST_F(PipelinectlWatchTest, StartWaitExitsTwentyWhenTheBuildFails) {
+  const Running running = SpawnPipelinectl(
+      {"start", "--wait", "--json", Target(), "--pipeline-id=failing-pipeline"}, "--timeout=60s");
+  for (int job = 0; job < 2; ++job) NextPoll();
+  const Ran ran = WaitFor(running);
+  EXPECT_EQ(ran.exit_code, 20) << ran.out << ran.err;
+  const std::vector<std::string> lines = Lines(ran.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find(R"("outcome":"error")"), std::string::npos) << ran.out;
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ namespace codearts::e2e {
 namespace {
 
 using pipeline::v1::PipelineRun;
-using pipeline::v1::PipelineStatus;
 using pipeline::v1::PipelineService;
+using pipeline::v1::PipelineStatus;
 using pipeline::v1::StartRequest;
 using pipeline::v1::StartResponse;
 using pipeline::v1::WatchPipelineRunRequest;
@@ -110,8 +110,10 @@ TEST_F(WatchTest, OneWatcherSeesEveryChangeInOrderAndEndsOk) {
   const std::vector<std::string> expected = {
       "running/;Build=running[compile=running unit-test=waiting ]Deploy=waiting[deploy=waiting ]",
       "running/;Build=running[compile=completed unit-test=running ]Deploy=waiting[deploy=waiting ]",
-      "running/;Build=completed[compile=completed unit-test=completed ]Deploy=running[deploy=running ]",
-      "completed/success;Build=completed[compile=completed unit-test=completed ]Deploy=completed[deploy=completed ]",
+      "running/;Build=completed[compile=completed unit-test=completed "
+      "]Deploy=running[deploy=running ]",
+      "completed/success;Build=completed[compile=completed unit-test=completed "
+      "]Deploy=completed[deploy=completed ]",
   };
   EXPECT_EQ(seen, expected);
   EXPECT_EQ(Reads(), 4U);  // one poll per state: nothing polled twice, nothing after the end
@@ -128,6 +130,7 @@ TEST_F(WatchTest, AHundredWatchersShareOnePollPerInterval) {
   std::vector<grpc::Status> statuses(kWatchers);
   // Round r ends when every watcher has read its r-th message; the test then moves the build on.
   std::vector<std::unique_ptr<std::latch>> rounds;
+  rounds.reserve(kStates);
   for (int r = 0; r < kStates; ++r) rounds.push_back(std::make_unique<std::latch>(kWatchers));
   std::vector<std::thread> readers;
   readers.reserve(kWatchers);
@@ -276,7 +279,8 @@ TEST_F(WatchTest, LatestBuildIsResolvedOnceAndFollowed) {
 
 TEST_F(WatchTest, DeadlineEndsTheStreamAndStopsPolling) {
   const std::string build_id = StartBuild();
-  auto stream = OpenWatch(gateway_.stub(), kPipelineId, build_id, "", std::chrono::milliseconds(500));
+  auto stream =
+      OpenWatch(gateway_.stub(), kPipelineId, build_id, "", std::chrono::milliseconds(500));
   PipelineStatus message;
   ASSERT_TRUE(stream->reader->Read(&message));
   // No poll is fired: the build never changes, and the deadline ends the stream.
