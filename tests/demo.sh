@@ -56,6 +56,11 @@ echo "== pipelinectl status once more: the build was aborted"
 "$bin/client/pipelinectl" status --target="unix:$work/gateway.sock" --pipeline-id="$pipeline" \
   --build-id="$build"
 echo
+echo "== pipelinectl start --wait (Start, then the Watch stream: one line per change, about 6 s)"
+"$bin/client/pipelinectl" start --wait --target="unix:$work/gateway.sock" \
+  --pipeline-id="$pipeline" --poll-interval=1s --timeout=60s
+echo "(exit status $?: the build succeeded)"
+echo
 echo "== pipelinectl stop (gateway -> signed HTTPS -> local CodeArts stand-in)"
 "$bin/client/pipelinectl" stop --target="unix:$work/gateway.sock" \
   --pipeline-id=0f1e2d3c4b5a69788796a5b4c3d2e1f0 --build-id=3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b
