@@ -30,6 +30,10 @@
 #include "service/listener_credentials.h"
 #include "version.h"
 
+#ifdef GATEWAY_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
+
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address: host:port, or unix:/path. Loopback by default: the gateway holds "
           "credentials, so it is not exposed unless asked");
@@ -82,6 +86,16 @@ ABSL_FLAG(bool, allow_insecure_listen, false,
           "can use the gateway's credentials)");
 
 namespace {
+
+// What serves malloc/free in this process, for the start-up line.
+std::string AllocatorName() {
+#ifdef GATEWAY_WITH_MIMALLOC
+  const int version = mi_version();  // e.g. 209 for 2.0.9
+  return absl::StrCat("mimalloc ", version / 100, ".", version / 10 % 10, ".", version % 10);
+#else
+  return "glibc";
+#endif
+}
 
 namespace log = codearts::observability;
 
@@ -252,6 +266,7 @@ int main(int argc, char** argv) {
     described.emplace_back("routes", std::to_string((*gateway)->routes().routes.size()));
     std::vector<log::LogField> fields;
     fields.push_back({"version", codearts::kGatewayVersion});
+    fields.push_back({"allocator", AllocatorName()});
     for (const auto& [key, value] : described) fields.push_back({key, value});
     log::Log(log::LogLevel::kInfo, "codearts-gateway serving", fields);
   }

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libabsl-dev prometheus-cpp-dev
+  libssl-dev libabsl-dev prometheus-cpp-dev libmimalloc-dev
 )
 if [[ "${1:-}" != "--build-only" ]]; then
   packages+=(

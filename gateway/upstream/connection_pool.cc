@@ -63,7 +63,7 @@ void ConnectionPool::Close() {
 bool ConnectionPool::IsReusable(Connection& connection,
                                 std::chrono::steady_clock::time_point now) const {
   if (now - connection.idle_since > options_.idle_timeout) return false;
-  auto& socket = connection.stream.next_layer().socket();
+  auto& socket = connection.stream.socket();
   if (!socket.is_open()) return false;
   // A keep-alive peer that gave up on us has sent FIN (recv returns 0) and maybe a TLS alert
   // (bytes readable); either way the connection must not carry a request.

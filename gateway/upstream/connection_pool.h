@@ -7,8 +7,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "upstream/tls_stream.h"
 
 namespace codearts::upstream {
 
@@ -34,10 +33,10 @@ struct Connection {
   /// unwanted connections, which are never reused.
   void Close() {
     boost::system::error_code ignored;
-    stream.next_layer().socket().close(ignored);
+    stream.socket().close(ignored);
   }
 
-  boost::beast::ssl_stream<boost::beast::tcp_stream> stream;
+  TlsStream stream;
   boost::beast::flat_buffer buffer;
   std::uint64_t id;
   bool established = false;

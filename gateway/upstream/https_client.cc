@@ -3,10 +3,10 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +15,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,9 +39,46 @@ void CloseOnCancel(asio::cancellation_slot& cancel, Connection& connection) {
   if (!cancel.is_connected()) return;
   cancel.assign([&connection](asio::cancellation_type) {
     error_code ignored;
-    beast::get_lowest_layer(connection.stream).socket().close(ignored);
+    connection.stream.socket().close(ignored);
   });
 }
+
+// Ends what is pending on `socket` once `deadline` passes (and makes later operations on it
+// fail at once), for as long as it lives; timed_out() says whether it did. Made and destroyed
+// on the coroutine's strand, where its handler runs too.
+class SocketDeadline {
+ public:
+  SocketDeadline(const asio::any_io_executor& executor, tcp::socket& socket,
+                 std::chrono::steady_clock::time_point deadline)
+      : timer_(executor, deadline), state_(std::make_shared<State>()) {
+    timer_.async_wait([state = state_, &socket](const error_code& ec) {
+      if (ec || state->ended) return;
+      state->fired = true;
+      error_code ignored;
+      socket.cancel(ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);  // NOLINT(bugprone-unused-return-value)
+    });
+  }
+  SocketDeadline(const SocketDeadline&) = delete;
+  SocketDeadline& operator=(const SocketDeadline&) = delete;
+  ~SocketDeadline() {
+    state_->ended = true;
+    timer_.cancel();
+  }
+
+  /// The error to report for `ec`: a timeout if the deadline is what ended the operation.
+  error_code Translate(const error_code& ec) const {
+    return ec && state_->fired ? error_code(beast::error::timeout) : ec;
+  }
+
+ private:
+  struct State {
+    bool fired = false;
+    bool ended = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
 
 std::string DescribeError(const error_code& ec) { return ec.message(); }
 
@@ -176,11 +214,11 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
     for (const auto& entry : results) endpoints.push_back(entry.endpoint());
   }
 
-  auto& tcp_stream = beast::get_lowest_layer(connection.stream);
-  tcp_stream.expires_at(deadline);
-  auto [connect_ec, connected] = co_await tcp_stream.async_connect(endpoints, kAsTuple);
-  if (connect_ec) co_return failure("connect", connect_ec);
-  tcp_stream.socket().set_option(tcp::no_delay(true));
+  tcp::socket& socket = connection.stream.socket();
+  const SocketDeadline guard(co_await asio::this_coro::executor, socket, deadline);
+  auto [connect_ec, connected] = co_await asio::async_connect(socket, endpoints, kAsTuple);
+  if (connect_ec) co_return failure("connect", guard.Translate(connect_ec));
+  socket.set_option(tcp::no_delay(true));
 
   SSL* ssl = connection.stream.native_handle();
   if (!is_literal) {
@@ -191,12 +229,17 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
       co_return absl::InternalError("cannot set TLS SNI host name");
     }
   }
-  connection.stream.set_verify_mode(asio::ssl::verify_peer);
-  connection.stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  // The peer's certificate must chain to a trusted CA and name `host` (a DNS name, or an IP
+  // address in an IP SAN), checked by OpenSSL during the handshake.
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  X509_VERIFY_PARAM* verify_param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(verify_param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if ((is_literal ? X509_VERIFY_PARAM_set1_ip_asc(verify_param, host.c_str())
+                  : X509_VERIFY_PARAM_set1_host(verify_param, host.c_str(), host.size())) != 1) {
+    co_return absl::InternalError("cannot set the name to verify the upstream certificate for");
+  }
   OfferSession(connection);
-  tcp_stream.expires_at(deadline);
-  auto [handshake_ec] =
-      co_await connection.stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
+  const error_code handshake_ec = guard.Translate(co_await connection.stream.Handshake());
   if (handshake_ec) {
     const long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
@@ -255,12 +298,12 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
   message.keep_alive(true);
   message.prepare_payload();
 
-  auto& tcp_stream = beast::get_lowest_layer(connection.stream);
   CloseOnCancel(cancel, connection);
-  tcp_stream.expires_at(deadline);
+  const SocketDeadline guard(co_await asio::this_coro::executor, connection.stream.socket(),
+                             deadline);
   auto [write_ec, written] = co_await http::async_write(connection.stream, message, kAsTuple);
   if (write_ec) {
-    result.response = failure("write request", write_ec);
+    result.response = failure("write request", guard.Translate(write_ec));
     result.failed_before_response = true;
     co_return result;
   }
@@ -269,10 +312,10 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.max_response_body_bytes);
     parser.header_limit(options_.max_response_header_bytes);
-    tcp_stream.expires_at(deadline);
     auto [read_ec, read] =
         co_await http::async_read(connection.stream, connection.buffer, parser, kAsTuple);
     if (read_ec) {
+      read_ec = guard.Translate(read_ec);
       result.failed_before_response =
           read == 0 && !parser.got_some() &&
           (read_ec == http::error::end_of_stream || read_ec == asio::error::connection_reset ||
