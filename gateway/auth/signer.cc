@@ -1,7 +1,8 @@
 #include "auth/signer.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <algorithm>
 #include <array>
@@ -113,18 +114,72 @@ std::string CanonicalQueryString(std::vector<NameValue> query) {
   return out;
 }
 
+// OpenSSL 3 looks an algorithm up by name on every implicit use (EVP_sha256() in EVP_Digest,
+// the one-shot HMAC()): several microseconds per signature, under a lock. The algorithms are
+// fetched once, and each thread keeps an HMAC context keyed with the last secret key it used.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  return md;
+}
+
+class HmacSha256 {
+ public:
+  HmacSha256() : context_(EVP_MAC_CTX_new(Mac())) {}
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+  ~HmacSha256() {
+    EVP_MAC_CTX_free(context_);
+    std::fill(key_.begin(), key_.end(), '\0');
+  }
+
+  /// The MAC of `data` under `key`, or false if OpenSSL failed.
+  bool Compute(std::string_view key, std::string_view data, unsigned char* out, std::size_t* size) {
+    if (context_ == nullptr) return false;
+    bool initialised = false;
+    if (!keyed_ || key != key_) {
+      std::array<char, 9> digest_name{"SHA2-256"};
+      const std::array<OSSL_PARAM, 2> params{
+          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name.data(), 0),
+          OSSL_PARAM_construct_end()};
+      initialised = EVP_MAC_init(context_, reinterpret_cast<const unsigned char*>(key.data()),
+                                 key.size(), params.data()) == 1;
+      std::fill(key_.begin(), key_.end(), '\0');
+      key_.assign(initialised ? key : std::string_view());
+      keyed_ = initialised;
+    } else {
+      initialised = EVP_MAC_init(context_, nullptr, 0, nullptr) == 1;  // same key again
+    }
+    return initialised &&
+           EVP_MAC_update(context_, reinterpret_cast<const unsigned char*>(data.data()),
+                          data.size()) == 1 &&
+           EVP_MAC_final(context_, out, size, EVP_MAX_MD_SIZE) == 1;
+  }
+
+ private:
+  static EVP_MAC* Mac() {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    return mac;
+  }
+
+  EVP_MAC_CTX* context_;
+  std::string key_;  // what context_ is keyed with, when keyed_
+  bool keyed_ = false;
+};
+
 std::string HexSha256(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, Sha256(), nullptr) != 1) {
+    return {};
+  }
   return HexLower(digest.data(), size);
 }
 
 std::string HexHmacSha256(std::string_view key, std::string_view data) {
+  thread_local HmacSha256 hmac;
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &size);
+  std::size_t size = 0;
+  if (!hmac.Compute(key, data, mac.data(), &size)) return {};
   return HexLower(mac.data(), size);
 }
 
@@ -156,12 +211,16 @@ absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
     parts.signed_headers += name;
   }
 
+  const std::string body_hash = HexSha256(request.body);
   parts.canonical_request = absl::StrCat(
       absl::AsciiStrToUpper(request.method), "\n", *uri, "\n", CanonicalQueryString(request.query),
-      "\n", canonical_headers, "\n", parts.signed_headers, "\n", HexSha256(request.body));
-  parts.string_to_sign =
-      absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n", HexSha256(parts.canonical_request));
+      "\n", canonical_headers, "\n", parts.signed_headers, "\n", body_hash);
+  const std::string request_hash = HexSha256(parts.canonical_request);
+  parts.string_to_sign = absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n", request_hash);
   parts.signature = HexHmacSha256(secret_key, parts.string_to_sign);
+  if (body_hash.empty() || request_hash.empty() || parts.signature.empty()) {
+    return absl::InternalError("SHA-256 or HMAC-SHA256 failed in OpenSSL");
+  }
   parts.authorization =
       absl::StrCat(kSdkHmacSha256, " Access=", std::string(access_key),
                    ", SignedHeaders=", parts.signed_headers, ", Signature=", parts.signature);

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string_view.hpp>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -33,9 +36,47 @@ const char* LevelName(LogLevel level, bool upper) {
   return "info";
 }
 
-// JSON string escaping is Boost.JSON's (quotes, backslashes, control characters).
+// JSON string escaping is Boost.JSON's (quotes, backslashes, control characters); most values
+// (ids, codes, method names) need none and are copied between quotes as they are.
 void AppendJsonString(std::string* out, std::string_view text) {
-  out->append(boost::json::serialize(boost::json::string_view(text.data(), text.size())));
+  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out->append(boost::json::serialize(boost::json::string_view(text.data(), text.size())));
+    return;
+  }
+  out->push_back('"');
+  out->append(text);
+  out->push_back('"');
+}
+
+// "2026-12-01T10:00:00.123456Z" for now. The part up to the seconds is formatted once per
+// second per thread (absl::FormatTime is the costly part of a log line).
+void AppendTimestamp(std::string* out) {
+  struct Cached {
+    std::int64_t second = -1;
+    std::string text;
+  };
+  thread_local Cached cached;
+  const absl::Time now = absl::Now();
+  const std::int64_t micros = absl::ToUnixMicros(now);
+  const std::int64_t second = micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+  if (second != cached.second) {
+    cached.second = second;
+    cached.text =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+  }
+  out->append(cached.text);
+  const auto fraction = static_cast<int>(micros - second * 1000000);
+  std::array<char, 8> digits{'.', '0', '0', '0', '0', '0', '0', 'Z'};
+  int rest = fraction;
+  for (std::size_t i = 6; i >= 1; --i) {
+    digits[i] = static_cast<char>('0' + rest % 10);
+    rest /= 10;
+  }
+  out->append(digits.data(), digits.size());
 }
 
 // Text values: bare when they have no space, quote or '=', quoted otherwise.
@@ -107,13 +148,12 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= min_level.lo
 void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
   const bool json = log_format.load() == static_cast<int>(LogFormat::kJson);
-  const std::string time =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
-  line.reserve(256);
+  line.reserve(512);
   if (json) {
-    absl::StrAppend(&line, R"({"ts":")", time, R"(","level":")", LevelName(level, false),
-                    R"(","msg":)");
+    line.append(R"({"ts":")");
+    AppendTimestamp(&line);
+    absl::StrAppend(&line, R"(","level":")", LevelName(level, false), R"(","msg":)");
     AppendJsonString(&line, message);
     for (const LogField& field : fields) {
       line.push_back(',');
@@ -123,7 +163,8 @@ void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fi
     }
     line.append("}\n");
   } else {
-    absl::StrAppend(&line, time, " ", LevelName(level, true), " ",
+    AppendTimestamp(&line);
+    absl::StrAppend(&line, " ", LevelName(level, true), " ",
                     absl::string_view(message.data(), message.size()));
     for (const LogField& field : fields) {
       line.push_back(' ');

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "observability/access_log.h"
 
 namespace codearts::observability {
@@ -55,6 +57,25 @@ TEST(LogTest, JsonLinesAreOneValidObjectEach) {
   EXPECT_EQ(object.at("ratio").as_double(), 0.5);
   EXPECT_EQ(object.at("ok").as_bool(), true);
   EXPECT_TRUE(object.contains("ts"));
+}
+
+TEST(LogTest, TimestampIsUtcWithMicroseconds) {
+  CapturedLog captured;
+  const absl::Time before = absl::Now();
+  Log(LogLevel::kInfo, "tick", {{"path", "C:\\dir \"x\" caf\xc3\xa9"}});
+  const absl::Time after = absl::Now();
+  const boost::json::object object = boost::json::parse(captured.Take()).as_object();
+  EXPECT_EQ(object.at("path").as_string(), "C:\\dir \"x\" caf\xc3\xa9");
+  const std::string ts(object.at("ts").as_string());
+  ASSERT_EQ(ts.size(), 27u) << ts;  // 2026-12-01T10:00:00.123456Z
+  EXPECT_EQ(ts[19], '.') << ts;
+  EXPECT_EQ(ts.back(), 'Z') << ts;
+  absl::Time parsed;
+  std::string error;
+  ASSERT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E6SZ", ts, absl::UTCTimeZone(), &parsed, &error))
+      << ts << ": " << error;
+  EXPECT_GE(parsed, absl::FromUnixMicros(absl::ToUnixMicros(before)));
+  EXPECT_LE(parsed, after);
 }
 
 TEST(LogTest, TextLinesQuoteValuesWithSpaces) {
