@@ -264,9 +264,10 @@ int main(int argc, char** argv) {
       described.emplace_back("health_port", std::to_string((*gateway)->health_port()));
     }
     described.emplace_back("routes", std::to_string((*gateway)->routes().routes.size()));
+    const std::string allocator = AllocatorName();  // outlives `fields`, which view it
     std::vector<log::LogField> fields;
     fields.push_back({"version", codearts::kGatewayVersion});
-    fields.push_back({"allocator", AllocatorName()});
+    fields.push_back({"allocator", allocator});
     for (const auto& [key, value] : described) fields.push_back({key, value});
     log::Log(log::LogLevel::kInfo, "codearts-gateway serving", fields);
   }

@@ -1,7 +1,5 @@
 #include "upstream/connection_pool.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,7 +8,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cerrno>
 #include <utility>
 
 namespace codearts::upstream {
@@ -63,13 +60,7 @@ void ConnectionPool::Close() {
 bool ConnectionPool::IsReusable(Connection& connection,
                                 std::chrono::steady_clock::time_point now) const {
   if (now - connection.idle_since > options_.idle_timeout) return false;
-  auto& socket = connection.stream.socket();
-  if (!socket.is_open()) return false;
-  // A keep-alive peer that gave up on us has sent FIN (recv returns 0) and maybe a TLS alert
-  // (bytes readable); either way the connection must not carry a request.
-  char byte = 0;
-  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  return connection.stream.IdleAndOpen();
 }
 
 void ConnectionPool::Wake(const std::shared_ptr<Waiter>& waiter) {

@@ -1,18 +1,66 @@
 #include "upstream/tls_stream.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 
 namespace codearts::upstream {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
+
+namespace {
+
+// OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the peer has
+// reset; the client is a library and does not rely on the process ignoring it. This BIO sends
+// with MSG_NOSIGNAL and receives with recv(2), on the descriptor kept as its data.
+int Fd(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
+
+bool ShouldRetry(ssize_t result) {
+  return result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+int SocketWrite(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t sent = ::send(Fd(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+  if (ShouldRetry(sent)) BIO_set_retry_write(bio);
+  return static_cast<int>(sent);
+}
+
+int SocketRead(BIO* bio, char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t received = ::recv(Fd(bio), data, static_cast<std::size_t>(size), 0);
+  if (ShouldRetry(received)) BIO_set_retry_read(bio);
+  return static_cast<int>(received);
+}
+
+long SocketControl(BIO* /*bio*/, int command, long /*number*/, void* /*pointer*/) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+}
+
+const BIO_METHOD* SocketMethod() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* created =
+        BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "codearts socket");
+    if (created != nullptr) {
+      BIO_meth_set_write(created, SocketWrite);
+      BIO_meth_set_read(created, SocketRead);
+      BIO_meth_set_ctrl(created, SocketControl);
+    }
+    return created;
+  }();
+  return method;
+}
+
+}  // namespace
 
 TlsStream::TlsStream(asio::io_context& io, asio::ssl::context& tls)
     : socket_(io), ssl_(SSL_new(tls.native_handle())) {
@@ -85,11 +133,34 @@ TlsStream::Step TlsStream::TryHandshake(error_code* ec) {
   return step;
 }
 
+bool TlsStream::IdleAndOpen() {
+  if (!attached_ || !socket_.is_open()) return false;
+  const int fd = socket_.native_handle();
+  const auto nothing_pending = [fd] {
+    char byte = 0;
+    const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  };
+  if (nothing_pending()) return true;
+  // Bytes (or FIN) are waiting: OpenSSL reads them. Only handshake records (tickets) may be
+  // consumed without returning anything; data, an alert or the end make it unusable.
+  ERR_clear_error();
+  char byte = 0;
+  std::size_t peeked = 0;
+  const int result = SSL_peek_ex(ssl_, &byte, 1, &peeked);
+  if (result == 1 || SSL_get_error(ssl_, result) != SSL_ERROR_WANT_READ) return false;
+  return nothing_pending();
+}
+
 asio::awaitable<error_code> TlsStream::Handshake() {
   error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) co_return ec;
-  if (SSL_set_fd(ssl_, socket_.native_handle()) != 1) co_return asio::error::bad_descriptor;
+  BIO* bio = SocketMethod() != nullptr ? BIO_new(SocketMethod()) : nullptr;
+  if (bio == nullptr) co_return asio::error::no_memory;
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the SSL owns it now; the socket stays the socket's to close
   attached_ = true;
   while (true) {
     const Step step = TryHandshake(&ec);

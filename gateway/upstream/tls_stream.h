@@ -20,11 +20,12 @@
 
 namespace codearts::upstream {
 
-/// A client TLS stream with OpenSSL reading and writing the socket itself (SSL_set_fd): the
-/// reactor is asked only whether the socket is readable or writable. Unlike asio::ssl::stream
-/// there is no BIO pair and no pair of 17 KiB staging buffers per connection: a record goes
-/// from the kernel to OpenSSL's own buffer (released while idle, SSL_MODE_RELEASE_BUFFERS) and
-/// from there to the caller's buffer, and a write of several buffers is one record.
+/// A client TLS stream with OpenSSL reading and writing the socket itself (through a BIO on
+/// the descriptor): the reactor is asked only whether the socket is readable or writable. Unlike
+/// asio::ssl::stream there is no BIO pair and no pair of 17 KiB staging buffers per connection: a
+/// record goes from the kernel to OpenSSL's own buffer (released while idle,
+/// SSL_MODE_RELEASE_BUFFERS) and from there to the caller's buffer, and a write of several buffers
+/// is one record.
 ///
 /// Meets Asio's AsyncReadStream and AsyncWriteStream (Beast's HTTP reads and writes use it).
 /// Not thread-safe: one operation of each direction at a time, from one strand. There are no
@@ -41,6 +42,11 @@ class TlsStream {
   executor_type get_executor() { return socket_.get_executor(); }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   SSL* native_handle() const { return ssl_; }
+
+  /// For a connection that has been idle: true when it can carry a request. A keep-alive peer
+  /// that gave up on it has sent FIN and maybe an alert; what else arrives unasked is TLS 1.3's
+  /// session tickets, which are processed here (they leave the connection as good as it was).
+  bool IdleAndOpen();
 
   /// The client handshake on the connected socket; returns the first error (a failed
   /// verification is an SSL error; SSL_get_verify_result says why).
@@ -149,7 +155,7 @@ class TlsStream {
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
-  bool attached_ = false;  // SSL_set_fd done
+  bool attached_ = false;  // the SSL has its BIO on the socket
   std::string scratch_;
 };
 

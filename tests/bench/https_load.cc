@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
     std::cerr << "https_load: bad --endpoint or --ca-file\n";
     return 2;
   }
+  const char* access_key = std::getenv("HUAWEICLOUD_SDK_AK");
+  const char* secret_key = std::getenv("HUAWEICLOUD_SDK_SK");
+  if (access_key == nullptr || secret_key == nullptr) {
+    std::cerr << "https_load: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK\n";
+    return 2;
+  }
   asio::io_context io(1);
   auto work = asio::make_work_guard(io);
   codearts::upstream::ClientOptions client_options;
@@ -62,18 +68,20 @@ int main(int argc, char** argv) {
       static_cast<std::size_t>(absl::GetFlag(FLAGS_max_connections));
   client_options.retry.max_attempts = 1;  // a benchmark counts failures, it does not hide them
   codearts::upstream::HttpsClient client(io, **tls, *endpoint, client_options);
-  std::thread io_thread([&io] { io.run(); });
+  // Stops and joins the I/O thread on every way out of main.
+  struct IoThread {
+    asio::io_context& io;
+    std::thread thread{[this] { io.run(); }};
+    ~IoThread() {
+      io.stop();
+      thread.join();
+    }
+  } io_thread{io};
 
   // The gateway's own request: same headers, signed the same way before each attempt.
   codearts::pipeline::v1::StopRequest stop;
   stop.set_pipeline_id("0f1e2d3c4b5a69788796a5b4c3d2e1f0");
   stop.set_build_id("3c6a1e2f9b8d4c7e8a1b2c3d4e5f6a7b");
-  const char* access_key = std::getenv("HUAWEICLOUD_SDK_AK");
-  const char* secret_key = std::getenv("HUAWEICLOUD_SDK_SK");
-  if (access_key == nullptr || secret_key == nullptr) {
-    std::cerr << "https_load: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK\n";
-    return 2;
-  }
   codearts::auth::SystemClock clock;
   const auto routes = codearts::routes::BuildRouteTable(
       *codearts::pipeline::v1::StopRequest::descriptor()->file()->FindServiceByName(
@@ -127,7 +135,5 @@ int main(int argc, char** argv) {
     return "HTTP_" + std::to_string(code);
   });
   work.reset();
-  io.stop();
-  io_thread.join();
   return report.calls > 0 && report.ok == report.calls ? 0 : 1;
 }
