@@ -9,7 +9,6 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
-#include <cstdint>
 #include <stdexcept>
 
 namespace codearts::upstream {
@@ -21,8 +20,8 @@ namespace {
 
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the peer has
 // reset; the client is a library and does not rely on the process ignoring it. This BIO sends
-// with MSG_NOSIGNAL and receives with recv(2), on the descriptor kept as its data.
-int Fd(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
+// with MSG_NOSIGNAL and receives with recv(2), on the descriptor its data points to.
+int Fd(BIO* bio) { return *static_cast<const int*>(BIO_get_data(bio)); }
 
 bool ShouldRetry(ssize_t result) {
   return result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
@@ -158,7 +157,8 @@ asio::awaitable<error_code> TlsStream::Handshake() {
   if (ec) co_return ec;
   BIO* bio = SocketMethod() != nullptr ? BIO_new(SocketMethod()) : nullptr;
   if (bio == nullptr) co_return asio::error::no_memory;
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  fd_ = socket_.native_handle();
+  BIO_set_data(bio, &fd_);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // the SSL owns it now; the socket stays the socket's to close
   attached_ = true;

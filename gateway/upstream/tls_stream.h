@@ -88,7 +88,7 @@ class TlsStream {
   // is copied into one, so that it goes out as one TLS record rather than one per piece.
   template <typename ConstBuffers>
   boost::asio::mutable_buffer Linearize(const ConstBuffers& buffers) {
-    constexpr std::size_t kMaxRecord = 16 * 1024;
+    constexpr std::size_t kMaxRecord = std::size_t{16} * 1024;
     std::size_t pieces = 0;
     boost::asio::const_buffer first;
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
@@ -156,6 +156,7 @@ class TlsStream {
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
   bool attached_ = false;  // the SSL has its BIO on the socket
+  int fd_ = -1;            // the socket's descriptor, what the BIO reads and writes
   std::string scratch_;
 };
 
