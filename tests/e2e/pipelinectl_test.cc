@@ -1,12 +1,16 @@
 // The real pipelinectl binary against the in-process gateway and the stand-in's pipelines: each
 // run-lifecycle subcommand prints the response as JSON and exits with the gRPC code.
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -30,15 +34,22 @@ struct Ran {
 struct Running {
   pid_t pid = -1;
   std::string out_path;
+  int out_pipe = -1;     // with Output::kPipe: the read end of its stdout
+  std::string received;  // what has been read from out_pipe so far
 };
 
-// Starts pipelinectl with `args`, stdout to a file (every call has --timeout, so it ends by
-// itself).
+enum class Output { kFile, kPipe };
+
+// Starts pipelinectl with `args`, stdout to a file or a pipe the test reads (every call has
+// --timeout, so it ends by itself).
 Running SpawnPipelinectl(const std::vector<std::string>& args,
-                         const std::string& timeout = "--timeout=10s") {
+                         const std::string& timeout = "--timeout=10s",
+                         Output output = Output::kFile) {
   Running running;
   running.out_path = testing::WriteTempFile("pipelinectl.out", "");
   const std::string& out_path = running.out_path;
+  int pipe_ends[2] = {-1, -1};
+  if (output == Output::kPipe && pipe2(pipe_ends, O_CLOEXEC) != 0) return running;
   std::vector<std::string> all = {PIPELINECTL_BINARY};
   all.insert(all.end(), args.begin(), args.end());
   all.push_back(timeout);
@@ -48,8 +59,12 @@ Running SpawnPipelinectl(const std::vector<std::string>& args,
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_TRUNC,
-                                   0);
+  if (output == Output::kPipe) {
+    posix_spawn_file_actions_adddup2(&actions, pipe_ends[1], STDOUT_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_TRUNC,
+                                     0);
+  }
   const std::string err_path = out_path + ".err";
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -57,7 +72,30 @@ Running SpawnPipelinectl(const std::vector<std::string>& args,
     running.pid = -1;
   }
   posix_spawn_file_actions_destroy(&actions);
+  if (output == Output::kPipe) {
+    close(pipe_ends[1]);
+    running.out_pipe = pipe_ends[0];
+  }
   return running;
+}
+
+// Reads from `running`'s stdout pipe until it holds `lines` complete lines, waiting for the
+// process at most `timeout` in all; false when they did not come (or it ended first).
+bool WaitForLines(Running& running, std::size_t lines, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (static_cast<std::size_t>(
+             std::count(running.received.begin(), running.received.end(), '\n')) < lines) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd readable{.fd = running.out_pipe, .events = POLLIN, .revents = 0};
+    if (poll(&readable, 1, static_cast<int>(left.count())) <= 0) return false;
+    char chunk[4096];
+    const ssize_t got = read(running.out_pipe, chunk, sizeof chunk);
+    if (got <= 0) return false;
+    running.received.append(chunk, static_cast<std::size_t>(got));
+  }
+  return true;
 }
 
 // Waits for `running` to exit; its exit status and what it printed.
@@ -67,10 +105,19 @@ Ran WaitFor(const Running& running) {
   if (running.pid > 0 && waitpid(running.pid, &status, 0) == running.pid && WIFEXITED(status)) {
     ran.exit_code = WEXITSTATUS(status);
   }
-  std::ifstream in(running.out_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  ran.out = text.str();
+  if (running.out_pipe >= 0) {
+    ran.out = running.received;
+    char chunk[4096];
+    for (ssize_t got = 0; (got = read(running.out_pipe, chunk, sizeof chunk)) > 0;) {
+      ran.out.append(chunk, static_cast<std::size_t>(got));
+    }
+    close(running.out_pipe);
+  } else {
+    std::ifstream in(running.out_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    ran.out = text.str();
+  }
   std::ifstream err(running.out_path + ".err");
   std::stringstream err_text;
   err_text << err.rdbuf();
@@ -136,10 +183,23 @@ TEST_F(PipelinectlTest, ExitCodesAreTheGrpcCodes) {
 class PipelinectlWatchTest : public ::testing::Test {
  protected:
   std::string Target() { return "--target=" + gateway_.address(); }
-  // Once the gateway has scheduled its next poll (the first time: once pipelinectl's watch has
-  // joined and polled), moves the build on by one job and fires the poll.
-  void NextPoll() {
-    ASSERT_TRUE(clock_.WaitForPending(1, std::chrono::seconds(60)));
+  // Poll `polled` (from 1): once the gateway has scheduled its next poll and pipelinectl has
+  // printed the state the last one found, moves the build on by one job and fires the poll. A
+  // poll is fired only after the previous state reached the reader, so none is coalesced. When
+  // either does not happen, pipelinectl is ended and what it printed is the failure.
+  void NextPoll(Running& running, std::size_t polled) {
+    const char* missing = nullptr;
+    if (!clock_.WaitForPending(1, std::chrono::seconds(30))) {
+      missing = "no poll scheduled within 30 s";
+    } else if (!WaitForLines(running, polled, std::chrono::seconds(30))) {
+      missing = "no line for the last state within 30 s";
+    }
+    if (missing != nullptr) {
+      kill(running.pid, SIGKILL);
+      const Ran ran = WaitFor(running);
+      FAIL() << missing << "; pipelinectl exited " << ran.exit_code << ", stdout: " << ran.out
+             << " stderr: " << ran.err;
+    }
     standin_.world().Advance(std::chrono::seconds(1));
     clock_.FireAll();
   }
@@ -156,15 +216,18 @@ TEST_F(PipelinectlWatchTest, WatchPrintsOneLinePerChangeAndExitsZeroOnSuccess) {
   ASSERT_TRUE(
       CallPipeline(gateway_.stub(), &pipeline::v1::PipelineService::Stub::Start, start, &started)
           .ok());
-  const Running running =
+  Running running =
       SpawnPipelinectl({"watch", Target(), std::string("--pipeline-id=") + kPipelineId,
                         "--build-id=" + started.build_id()},
-                       "--timeout=60s");
-  for (int job = 0; job < 3; ++job) NextPoll();
+                       "--timeout=60s", Output::kPipe);
+  for (int job = 0; job < 3; ++job) {
+    NextPoll(running, static_cast<std::size_t>(job) + 1);
+    if (HasFatalFailure()) return;
+  }
   const Ran ran = WaitFor(running);
   EXPECT_EQ(ran.exit_code, 0) << ran.out << ran.err;
   const std::vector<std::string> lines = Lines(ran.out);
-  EXPECT_EQ(lines.size(), 4U) << ran.out;  // one line per state: the reader keeps up here
+  EXPECT_EQ(lines.size(), 4U) << ran.out;  // one line per state: each was read before the next
   ASSERT_FALSE(lines.empty());
   EXPECT_NE(lines.front().find("build=" + started.build_id() +
                                " status=running outcome=- stages=Build:running[compile:running,"
@@ -178,9 +241,13 @@ TEST_F(PipelinectlWatchTest, WatchPrintsOneLinePerChangeAndExitsZeroOnSuccess) {
 }
 
 TEST_F(PipelinectlWatchTest, StartWaitExitsTwentyWhenTheBuildFails) {
-  const Running running = SpawnPipelinectl(
-      {"start", "--wait", "--json", Target(), "--pipeline-id=failing-pipeline"}, "--timeout=60s");
-  for (int job = 0; job < 2; ++job) NextPoll();
+  Running running =
+      SpawnPipelinectl({"start", "--wait", "--json", Target(), "--pipeline-id=failing-pipeline"},
+                       "--timeout=60s", Output::kPipe);
+  for (int job = 0; job < 2; ++job) {
+    NextPoll(running, static_cast<std::size_t>(job) + 1);
+    if (HasFatalFailure()) return;
+  }
   const Ran ran = WaitFor(running);
   EXPECT_EQ(ran.exit_code, 20) << ran.out << ran.err;
   const std::vector<std::string> lines = Lines(ran.out);
