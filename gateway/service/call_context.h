@@ -39,15 +39,23 @@ class InFlightCalls {
   /// Counts one more call; returns how many are in flight now.
   int Enter() {
     std::lock_guard lock(mutex_);
+    ++unanswered_;
     return ++count_;
+  }
+  /// The call's answer is about to be sent: it no longer counts in count(), so that a caller who
+  /// has its answer never sees it there. Leave() follows once the answer has been handed to gRPC.
+  void Answered() {
+    std::lock_guard lock(mutex_);
+    --unanswered_;
   }
   void Leave() {
     std::lock_guard lock(mutex_);
     if (--count_ == 0) none_left_.notify_all();
   }
+  /// The calls whose answer has not been sent (what the calls_in_flight gauge shows).
   int count() {
     std::lock_guard lock(mutex_);
-    return count_;
+    return unanswered_;
   }
   /// False if calls were still in flight at `deadline`.
   bool WaitForNone(std::chrono::steady_clock::time_point deadline) {
@@ -58,7 +66,8 @@ class InFlightCalls {
  private:
   std::mutex mutex_;
   std::condition_variable none_left_;
-  int count_ = 0;
+  int count_ = 0;       // entered and not left: what shutdown waits for
+  int unanswered_ = 0;  // entered and not answered
 };
 
 /// Something under way upstream that the drain deadline can end with a clear status.

@@ -66,6 +66,7 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
   // Room for a large IAM token in x-auth-token, and no more.
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
   cq_ = builder.AddCompletionQueue();
+  inbox_ = std::make_unique<CqInbox>(*cq_);
   server_ = builder.BuildAndStart();
   if (!server_) {
     ShutDownUnusedQueue(*cq_);
@@ -101,7 +102,7 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     if (service_.route(route).server_streaming) {
       WatchCall::Spawn(context_, service_, hub_, route, *cq_);
     } else {
-      UnaryCall::Spawn(context_, service_, route, *cq_);
+      UnaryCall::Spawn(context_, service_, route, *inbox_);
     }
   }
   health_.Start(*cq_);

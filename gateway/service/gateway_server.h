@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "service/call_context.h"
+#include "service/cq_inbox.h"
 #include "service/health_service.h"
 #include "service/poll_clock.h"
 #include "service/reflection_service.h"
@@ -83,6 +84,7 @@ class GatewayServer {
   WatchHub hub_;
   std::unique_ptr<ReflectionService> reflection_;  // outlives server_
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::unique_ptr<CqInbox> inbox_;  // work for cq_'s thread; goes after the queue is drained
   std::unique_ptr<grpc::Server> server_;
   HealthService health_;
   std::thread cq_thread_;

@@ -49,22 +49,22 @@ observability::MetricsSnapshot TakeMetricsSnapshot(CallContext& context) {
 }
 
 void UnaryCall::Spawn(CallContext& context, RouteService& service, std::size_t route_index,
-                      grpc::ServerCompletionQueue& cq) {
-  auto call = std::make_shared<UnaryCall>(context, service, route_index, cq);
+                      CqInbox& queue) {
+  auto call = std::make_shared<UnaryCall>(context, service, route_index, queue);
   UnaryCall& ref = *call;
   ref.self_ = std::move(call);
   ref.server_context_.AsyncNotifyWhenDone(&ref.done_tag_);
-  service.RequestUnary(route_index, &ref.server_context_, ref.request_, &ref.responder_, &cq,
-                       &ref.request_tag_);
+  service.RequestUnary(route_index, &ref.server_context_, ref.request_, &ref.responder_,
+                       &queue.cq(), &ref.request_tag_);
 }
 
 UnaryCall::UnaryCall(CallContext& context, RouteService& service, std::size_t route_index,
-                     grpc::ServerCompletionQueue& cq)
+                     CqInbox& queue)
     : context_(context),
       service_(service),
       route_index_(route_index),
       route_(service.route(route_index)),
-      cq_(cq),
+      queue_(queue),
       request_(route_.request_prototype->New(&arena_)),
       response_(route_.response_prototype->New(&arena_)),
       responder_(&server_context_),
@@ -82,7 +82,7 @@ void UnaryCall::OnTag(int kind, bool ok) {
         self_.reset();
         return;
       }
-      Spawn(context_, service_, route_index_, cq_);
+      Spawn(context_, service_, route_index_, queue_);
       OnRequest();
       return;
     case kFinish:
@@ -243,10 +243,13 @@ void UnaryCall::Cancel() {
 void UnaryCall::Complete(const grpc::Status& status) {
   if (completed_) return;
   completed_ = true;
+  outcome_ = status;
   timer_.cancel();
   context_.live.Remove(this);
-  Finish(status);
+  queue_.Post(shared_from_this());
 }
+
+void UnaryCall::RunOnCq() { Finish(outcome_); }
 
 void UnaryCall::Finish(const grpc::Status& status) {
   if (!record_.request_id.empty()) {
@@ -258,6 +261,7 @@ void UnaryCall::Finish(const grpc::Status& status) {
       std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started_);
   observability::WriteAccessLog(record_);
   service_.metrics(route_index_).Record(record_.grpc_code, record_.latency);
+  context_.in_flight.Answered();
   if (status.ok()) {
     responder_.Finish(*response_, status, &finish_tag_);
   } else {

@@ -19,6 +19,7 @@
 #include "observability/access_log.h"
 #include "routes/rest_call.h"
 #include "service/call_context.h"
+#include "service/cq_inbox.h"
 #include "service/cq_tag.h"
 #include "service/route_service.h"
 
@@ -32,26 +33,28 @@ namespace codearts::service {
 ///    into its REST call (routes::BuildUpstreamCall).
 /// 2. On its strand: the REST call is sent (upstream::HttpsClient::Send), raced against the
 ///    deadline backstop, the caller's cancellation and the drain deadline; the outcome is
-///    mapped to the gRPC status and response (routes::MapOutcome) and Finish is issued exactly
-///    once.
+///    mapped to the gRPC status and response (routes::MapOutcome), once.
+/// 3. Back on the completion-queue thread (CqInbox): Finish, exactly once.
 ///
 /// The object owns itself (`self_`) until both its finish tag and its done tag
 /// (AsyncNotifyWhenDone) have come back; code posted to Asio holds a shared_ptr of its own.
 class UnaryCall final : public CqHandler,
+                        public CqWork,
                         public Abortable,
                         public std::enable_shared_from_this<UnaryCall> {
  public:
   /// Starts waiting for the next call of route `route_index`.
   static void Spawn(CallContext& context, RouteService& service, std::size_t route_index,
-                    grpc::ServerCompletionQueue& cq);
+                    CqInbox& queue);
 
-  UnaryCall(CallContext& context, RouteService& service, std::size_t route_index,
-            grpc::ServerCompletionQueue& cq);
+  UnaryCall(CallContext& context, RouteService& service, std::size_t route_index, CqInbox& queue);
   UnaryCall(const UnaryCall&) = delete;
   UnaryCall& operator=(const UnaryCall&) = delete;
   ~UnaryCall();
 
   void OnTag(int kind, bool ok) override;
+  /// Finishes the call with the outcome its exchange came to (see Complete).
+  void RunOnCq() override;
 
   /// Ends the exchange with `status` unless it has already ended (the drain deadline).
   void Abort(const grpc::Status& status) override;
@@ -66,15 +69,16 @@ class UnaryCall final : public CqHandler,
   boost::asio::awaitable<void> Exchange(routes::UpstreamCall call);
   /// Called from the CQ thread when the caller cancels (or the server shuts the call down).
   void Cancel();
-  /// Ends the call once, from the strand (or the CQ thread before the exchange started).
+  /// Ends the exchange once, from the strand: the call is finished on the CQ thread.
   void Complete(const grpc::Status& status);
+  /// On the CQ thread: the access line, the metrics, and gRPC's Finish.
   void Finish(const grpc::Status& status);
 
   CallContext& context_;
   RouteService& service_;
   const std::size_t route_index_;
   const routes::Route& route_;
-  grpc::ServerCompletionQueue& cq_;
+  CqInbox& queue_;
   grpc::ServerContext server_context_;
   google::protobuf::Arena arena_;
   google::protobuf::Message* request_;   // on arena_
@@ -95,6 +99,7 @@ class UnaryCall final : public CqHandler,
   std::chrono::steady_clock::time_point deadline_{};
   bool exchange_started_ = false;  // set on the CQ thread before the hand-off
   bool completed_ = false;
+  grpc::Status outcome_;  // set with completed_, read on the CQ thread after the inbox
 
   // Touched only on the CQ thread.
   bool finished_ = false;

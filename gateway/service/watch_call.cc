@@ -190,6 +190,7 @@ void WatchCall::FinishLocked(const grpc::Status& status) {
       std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started_);
   observability::WriteAccessLog(record_);
   service_.metrics(route_index_).Record(record_.grpc_code, record_.latency);
+  if (counted_) context_.watches.Answered();
   writer_.Finish(status, &finish_tag_);
   if (counted_) {
     counted_ = false;

@@ -1,0 +1,27 @@
+#include "service/cq_inbox.h"
+
+#include <grpc/support/time.h>
+
+#include <utility>
+
+namespace codearts::service {
+
+void CqInbox::Post(std::shared_ptr<CqWork> work) {
+  std::lock_guard lock(mutex_);
+  pending_.push_back(std::move(work));
+  if (armed_) return;  // the thread is woken already and takes this batch too
+  armed_ = true;
+  alarm_.Set(&cq_, gpr_inf_past(GPR_CLOCK_MONOTONIC), &tag_);
+}
+
+void CqInbox::OnTag(int /*kind*/, bool /*ok*/) {
+  {
+    std::lock_guard lock(mutex_);
+    running_.swap(pending_);
+    armed_ = false;
+  }
+  for (const std::shared_ptr<CqWork>& work : running_) work->RunOnCq();
+  running_.clear();  // keeps its capacity: the next batch allocates nothing
+}
+
+}  // namespace codearts::service
