@@ -64,6 +64,8 @@ const BIO_METHOD* SocketMethod() {
 TlsStream::TlsStream(asio::io_context& io, asio::ssl::context& tls)
     : socket_(io), ssl_(SSL_new(tls.native_handle())) {
   if (ssl_ == nullptr) throw std::runtime_error("SSL_new failed");
+  // Read what the socket has in one recv(2), not a record header and then its body in two.
+  SSL_set_read_ahead(ssl_, 1);
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
@@ -140,7 +142,8 @@ bool TlsStream::IdleAndOpen() {
     const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
   };
-  if (nothing_pending()) return true;
+  // With read-ahead, OpenSSL may hold bytes it took from the socket but has not processed.
+  if (SSL_has_pending(ssl_) == 0 && nothing_pending()) return true;
   // Bytes (or FIN) are waiting: OpenSSL reads them. Only handshake records (tickets) may be
   // consumed without returning anything; data, an alert or the end make it unusable.
   ERR_clear_error();
@@ -148,7 +151,7 @@ bool TlsStream::IdleAndOpen() {
   std::size_t peeked = 0;
   const int result = SSL_peek_ex(ssl_, &byte, 1, &peeked);
   if (result == 1 || SSL_get_error(ssl_, result) != SSL_ERROR_WANT_READ) return false;
-  return nothing_pending();
+  return SSL_has_pending(ssl_) == 0 && nothing_pending();
 }
 
 asio::awaitable<error_code> TlsStream::Handshake() {
