@@ -13,12 +13,12 @@ namespace {
 std::string Sanitize(std::string_view value) {
   constexpr std::size_t kMaxLoggedBytes = 128;
   if (value.empty()) return "-";
-  std::string out;
-  for (const char ch : value.substr(0, kMaxLoggedBytes)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out.push_back(c > 0x20 && c < 0x7f && c != '"' ? ch : '?');
+  const std::string_view kept = value.substr(0, kMaxLoggedBytes);
+  std::string out(kept.size() + (value.size() > kMaxLoggedBytes ? 3 : 0), '.');
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    const auto c = static_cast<unsigned char>(kept[i]);
+    out[i] = c > 0x20 && c < 0x7f && c != '"' ? kept[i] : '?';
   }
-  if (value.size() > kMaxLoggedBytes) out += "...";
   return out;
 }
 

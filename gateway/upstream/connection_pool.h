@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,6 +39,8 @@ struct Connection {
 
   TlsStream stream;
   boost::beast::flat_buffer buffer;
+  /// The request being written, as bytes (its capacity is kept for the next request).
+  std::string request_bytes;
   std::uint64_t id;
   bool established = false;
   /// Whether this connection's TLS session was offered to later connections for resumption.

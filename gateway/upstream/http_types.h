@@ -23,6 +23,14 @@ struct HttpRequest {
   std::string body;
 };
 
+/// Writes `request` to `out` (replacing what it held) as HTTP/1.1 bytes: the request line, `Host:
+/// host`, the headers in their order, `Content-Length` when there is a body (and an explicit 0
+/// for a POST, PUT or OPTIONS without one), the blank line and the body. Keep-alive is HTTP/1.1's
+/// default, so no `Connection` header is written. A control character (CR and LF above all, which
+/// would let a value end the request early) in the method, target, host or any header name or
+/// value is refused (INTERNAL).
+absl::Status SerializeRequest(const HttpRequest& request, std::string_view host, std::string* out);
+
 /// A complete HTTP response. A non-2xx status is a valid response, not an error.
 struct HttpResponse {
   unsigned status = 0;

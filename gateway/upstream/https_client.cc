@@ -10,11 +10,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <memory>
 #include <string>
 #include <utility>
@@ -288,20 +288,19 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
         absl::StrCat("upstream ", endpoint_.authority, ": ", step, " failed: ", DescribeError(ec)));
   };
 
-  http::request<http::string_body> message;
-  message.method_string(request.method);
-  message.target(request.target);
-  message.version(11);
-  message.set(http::field::host, endpoint_.authority);
-  for (const auto& [name, value] : request.headers) message.set(name, value);
-  message.body() = request.body;
-  message.keep_alive(true);
-  message.prepare_payload();
+  if (absl::Status serialized =
+          SerializeRequest(request, endpoint_.authority, &connection.request_bytes);
+      !serialized.ok()) {
+    result.response = std::move(serialized);
+    result.not_sent = true;
+    co_return result;
+  }
 
   CloseOnCancel(cancel, connection);
   const SocketDeadline guard(co_await asio::this_coro::executor, connection.stream.socket(),
                              deadline);
-  auto [write_ec, written] = co_await http::async_write(connection.stream, message, kAsTuple);
+  auto [write_ec, written] = co_await asio::async_write(
+      connection.stream, asio::buffer(connection.request_bytes), kAsTuple);
   if (write_ec) {
     result.response = failure("write request", guard.Translate(write_ec));
     result.failed_before_response = true;

@@ -1,0 +1,65 @@
+#include "upstream/http_types.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace codearts::upstream {
+namespace {
+
+HttpRequest StopRequest() {
+  HttpRequest request;
+  request.method = "POST";
+  request.target = "/v3/pipelines/p1/stop?build_id=b1";
+  request.headers = {{"Content-Type", "application/json"}, {"X-Sdk-Date", "20261207T000000Z"}};
+  return request;
+}
+
+TEST(SerializeRequestTest, PostWithoutBodySaysContentLengthZero) {
+  std::string wire = "left over from the last request";
+  ASSERT_TRUE(SerializeRequest(StopRequest(), "example.com:443", &wire).ok());
+  EXPECT_EQ(wire,
+            "POST /v3/pipelines/p1/stop?build_id=b1 HTTP/1.1\r\n"
+            "Host: example.com:443\r\n"
+            "Content-Type: application/json\r\n"
+            "X-Sdk-Date: 20261207T000000Z\r\n"
+            "Content-Length: 0\r\n"
+            "\r\n");
+}
+
+TEST(SerializeRequestTest, GetWithoutBodyHasNoContentLength) {
+  HttpRequest request;
+  request.method = "GET";
+  request.target = "/v3/projects?name=cn-north-4";
+  std::string wire;
+  ASSERT_TRUE(SerializeRequest(request, "iam.example.com", &wire).ok());
+  EXPECT_EQ(wire, "GET /v3/projects?name=cn-north-4 HTTP/1.1\r\nHost: iam.example.com\r\n\r\n");
+}
+
+TEST(SerializeRequestTest, BodyFollowsItsLength) {
+  HttpRequest request = StopRequest();
+  request.body = R"({"sources":[]})";
+  std::string wire;
+  ASSERT_TRUE(SerializeRequest(request, "h", &wire).ok());
+  EXPECT_NE(wire.find("Content-Length: 14\r\n\r\n{\"sources\":[]}"), std::string::npos) << wire;
+  EXPECT_EQ(wire.substr(wire.size() - 14), request.body);
+}
+
+TEST(SerializeRequestTest, ControlCharacterInAHeaderIsRefused) {
+  for (const std::string& bad :
+       {std::string("a\r\nX-Injected: 1"), std::string("a\nb"), std::string("a\0b", 3)}) {
+    HttpRequest request = StopRequest();
+    request.headers.emplace_back("X-Request-Id", bad);
+    std::string wire;
+    const absl::Status status = SerializeRequest(request, "h", &wire);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_NE(status.message().find("X-Request-Id"), std::string::npos) << status.message();
+  }
+  HttpRequest request = StopRequest();
+  request.target += "\r\nX-Injected: 1";
+  std::string wire;
+  EXPECT_EQ(SerializeRequest(request, "h", &wire).code(), absl::StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace codearts::upstream
