@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -35,8 +36,7 @@ bool IsSignedHeader(std::string_view name) {
 }
 
 upstream::PrepareRequest MakeAuthenticator(CallCredentials credentials, const Clock& clock,
-                                           std::string path, std::vector<NameValue> query,
-                                           std::size_t fixed_headers) {
+                                           CanonicalTarget target, std::size_t fixed_headers) {
   if (!credentials.token.empty()) {
     return [&clock, fixed_headers](std::string_view /*host*/, upstream::HttpRequest& http) {
       http.headers.resize(fixed_headers);
@@ -44,22 +44,20 @@ upstream::PrepareRequest MakeAuthenticator(CallCredentials credentials, const Cl
       return absl::OkStatus();
     };
   }
-  return [&clock, fixed_headers, path = std::move(path), query = std::move(query),
-          ak_sk = std::move(credentials.ak_sk)](std::string_view host,
-                                                upstream::HttpRequest& http) -> absl::Status {
+  return [&clock, fixed_headers, target = std::move(target), ak_sk = std::move(credentials.ak_sk)](
+             std::string_view host, upstream::HttpRequest& http) -> absl::Status {
     http.headers.resize(fixed_headers);
     http.headers.emplace_back(kSdkDateHeader, FormatSdkDate(clock.Now()));
     if (!ak_sk->security_token.empty()) {
       http.headers.emplace_back("X-Security-Token", ak_sk->security_token);
     }
-    SigningRequest signing{http.method, path, query, {}, http.body};
-    signing.headers.reserve(http.headers.size() + 1);
-    signing.headers.emplace_back("Host", std::string(host));
-    for (const auto& header : http.headers) {
-      if (IsSignedHeader(header.first)) signing.headers.push_back(header);
+    absl::InlinedVector<HeaderView, 10> signed_headers;
+    signed_headers.emplace_back("Host", host);
+    for (const auto& [name, value] : http.headers) {
+      if (IsSignedHeader(name)) signed_headers.emplace_back(name, value);
     }
-    absl::StatusOr<SignatureParts> signature =
-        SignSdkHmacSha256(signing, ak_sk->access_key, ak_sk->secret_key);
+    absl::StatusOr<SignatureParts> signature = SignCanonicalRequest(
+        http.method, target, signed_headers, http.body, ak_sk->access_key, ak_sk->secret_key);
     if (!signature.ok()) return signature.status();
     http.headers.emplace_back("Authorization", std::move(signature->authorization));
     return absl::OkStatus();

@@ -35,13 +35,12 @@ bool IsSignedHeader(std::string_view name);
 
 /// The hook that authenticates any REST call right before each write: it stamps `X-Sdk-Date`
 /// and, with AK/SK, adds `X-Security-Token` (temporary credentials) and the SDK-HMAC-SHA256
-/// `Authorization` over the request's signed headers, `path` (as sent) and decoded `query`.
-/// With a token (already among the request's headers) it only stamps the date. Headers from
-/// index `fixed_headers` on are replaced on every attempt, never repeated. `clock` must
-/// outlive the hook.
+/// `Authorization` over the request's signed headers and `target` (MakeCanonicalTarget of the
+/// path and query as sent). With a token (already among the request's headers) it only stamps
+/// the date. Headers from index `fixed_headers` on are replaced on every attempt, never
+/// repeated. `clock` must outlive the hook.
 upstream::PrepareRequest MakeAuthenticator(CallCredentials credentials, const Clock& clock,
-                                           std::string path, std::vector<NameValue> query,
-                                           std::size_t fixed_headers);
+                                           CanonicalTarget target, std::size_t fixed_headers);
 
 }  // namespace codearts::auth
 

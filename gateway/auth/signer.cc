@@ -9,6 +9,7 @@
 #include <cctype>
 #include <memory>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -62,20 +63,37 @@ absl::StatusOr<std::string> PercentDecode(std::string_view encoded) {
   return out;
 }
 
+void AppendPercentEncoded(std::string* out, std::string_view raw) {
+  for (const char ch : raw) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (IsUnreserved(c)) {
+      out->push_back(ch);
+    } else {
+      const char escape[3] = {'%', kHexDigitsUpper[c >> 4], kHexDigitsUpper[c & 0x0f]};
+      out->append(escape, 3);
+    }
+  }
+}
+
 // The official SDKs decode the path, re-encode each segment and make sure the result ends in
 // '/', so "/v3/x/stop" signs as "/v3/x/stop/" and "/" stays "/".
 absl::StatusOr<std::string> CanonicalUri(std::string_view path) {
-  absl::StatusOr<std::string> decoded = PercentDecode(path);
-  if (!decoded.ok()) return decoded.status();
+  std::string decoded_storage;
+  std::string_view decoded = path;
+  if (path.find('%') != std::string_view::npos) {
+    absl::StatusOr<std::string> decoded_path = PercentDecode(path);
+    if (!decoded_path.ok()) return decoded_path.status();
+    decoded_storage = *std::move(decoded_path);
+    decoded = decoded_storage;
+  }
   std::string out;
-  out.reserve(decoded->size() + 8);
+  out.reserve(decoded.size() + decoded.size() / 4 + 2);
   std::size_t start = 0;
   while (true) {
-    const std::size_t slash = decoded->find('/', start);
-    const std::string_view segment = std::string_view(*decoded).substr(
-        start, slash == std::string::npos ? slash : slash - start);
-    out += PercentEncode(segment);
-    if (slash == std::string::npos) break;
+    const std::size_t slash = decoded.find('/', start);
+    AppendPercentEncoded(
+        &out, decoded.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
     out.push_back('/');
     start = slash + 1;
   }
@@ -88,16 +106,7 @@ absl::StatusOr<std::string> CanonicalUri(std::string_view path) {
 std::string PercentEncode(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
-  for (const char ch : raw) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (IsUnreserved(c)) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHexDigitsUpper[c >> 4]);
-      out.push_back(kHexDigitsUpper[c & 0x0f]);
-    }
-  }
+  AppendPercentEncoded(&out, raw);
   return out;
 }
 
@@ -194,48 +203,85 @@ std::string HexHmacSha256(std::string_view key, std::string_view data) {
   return HexLower(mac.data(), size);
 }
 
-absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
-                                                 std::string_view access_key,
-                                                 std::string_view secret_key) {
-  absl::StatusOr<std::string> uri = CanonicalUri(request.path);
+absl::StatusOr<CanonicalTarget> MakeCanonicalTarget(std::string_view path,
+                                                    std::string canonical_query) {
+  absl::StatusOr<std::string> uri = CanonicalUri(path);
   if (!uri.ok()) return uri.status();
+  return CanonicalTarget{*std::move(uri), std::move(canonical_query)};
+}
 
-  std::vector<NameValue> headers;
-  headers.reserve(request.headers.size());
-  std::string sdk_date;
-  for (const auto& [name, value] : request.headers) {
-    std::string lower = absl::AsciiStrToLower(name);
-    std::string trimmed(absl::StripAsciiWhitespace(value));
-    if (lower == "x-sdk-date") sdk_date = trimmed;
-    headers.emplace_back(std::move(lower), std::move(trimmed));
+absl::StatusOr<SignatureParts> SignCanonicalRequest(
+    std::string_view method, const CanonicalTarget& target, absl::Span<const HeaderView> headers,
+    std::string_view body, std::string_view access_key, std::string_view secret_key) {
+  // Names lower-cased, values trimmed, sorted by name then value (as the SDKs sort).
+  struct Canonical {
+    std::string name;
+    std::string_view value;
+  };
+  absl::InlinedVector<Canonical, 8> canonical;
+  canonical.reserve(headers.size());
+  std::string_view sdk_date;
+  for (const auto& [name, value] : headers) {
+    const absl::string_view trimmed =
+        absl::StripAsciiWhitespace(absl::string_view(value.data(), value.size()));
+    Canonical& header = canonical.emplace_back(
+        Canonical{absl::AsciiStrToLower(absl::string_view(name.data(), name.size())),
+                  std::string_view(trimmed.data(), trimmed.size())});
+    if (header.name == "x-sdk-date") sdk_date = header.value;
   }
   if (sdk_date.empty()) {
     return absl::InvalidArgumentError("X-Sdk-Date header is required for SDK-HMAC-SHA256");
   }
-  std::sort(headers.begin(), headers.end());
+  std::sort(canonical.begin(), canonical.end(), [](const Canonical& a, const Canonical& b) {
+    return a.name != b.name ? a.name < b.name : a.value < b.value;
+  });
 
   SignatureParts parts;
-  std::string canonical_headers;
-  for (const auto& [name, value] : headers) {
-    absl::StrAppend(&canonical_headers, name, ":", value, "\n");
+  const std::string body_hash = HexSha256(body);
+  std::string& request = parts.canonical_request;
+  request.reserve(256 + target.uri.size() + target.query.size());
+  request.append(absl::AsciiStrToUpper(absl::string_view(method.data(), method.size())));
+  request.push_back('\n');
+  request.append(target.uri);
+  request.push_back('\n');
+  request.append(target.query);
+  request.push_back('\n');
+  for (const Canonical& header : canonical) {
+    request.append(header.name);
+    request.push_back(':');
+    request.append(header.value);
+    request.push_back('\n');
     if (!parts.signed_headers.empty()) parts.signed_headers.push_back(';');
-    parts.signed_headers += name;
+    parts.signed_headers.append(header.name);
   }
+  request.push_back('\n');
+  request.append(parts.signed_headers);
+  request.push_back('\n');
+  request.append(body_hash);
 
-  const std::string body_hash = HexSha256(request.body);
-  parts.canonical_request = absl::StrCat(
-      absl::AsciiStrToUpper(request.method), "\n", *uri, "\n", CanonicalQueryString(request.query),
-      "\n", canonical_headers, "\n", parts.signed_headers, "\n", body_hash);
-  const std::string request_hash = HexSha256(parts.canonical_request);
-  parts.string_to_sign = absl::StrCat(kSdkHmacSha256, "\n", sdk_date, "\n", request_hash);
+  const std::string request_hash = HexSha256(request);
+  parts.string_to_sign =
+      absl::StrCat(kSdkHmacSha256, "\n", absl::string_view(sdk_date.data(), sdk_date.size()), "\n",
+                   request_hash);
   parts.signature = HexHmacSha256(secret_key, parts.string_to_sign);
   if (body_hash.empty() || request_hash.empty() || parts.signature.empty()) {
     return absl::InternalError("SHA-256 or HMAC-SHA256 failed in OpenSSL");
   }
-  parts.authorization =
-      absl::StrCat(kSdkHmacSha256, " Access=", std::string(access_key),
-                   ", SignedHeaders=", parts.signed_headers, ", Signature=", parts.signature);
+  parts.authorization = absl::StrCat(
+      kSdkHmacSha256, " Access=", absl::string_view(access_key.data(), access_key.size()),
+      ", SignedHeaders=", parts.signed_headers, ", Signature=", parts.signature);
   return parts;
+}
+
+absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
+                                                 std::string_view access_key,
+                                                 std::string_view secret_key) {
+  absl::StatusOr<CanonicalTarget> target =
+      MakeCanonicalTarget(request.path, CanonicalQueryString(request.query));
+  if (!target.ok()) return target.status();
+  absl::InlinedVector<HeaderView, 8> headers(request.headers.begin(), request.headers.end());
+  return SignCanonicalRequest(request.method, *target, headers, request.body, access_key,
+                              secret_key);
 }
 
 }  // namespace codearts::auth

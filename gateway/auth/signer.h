@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 namespace codearts::auth {
 
@@ -43,6 +44,26 @@ inline constexpr char kSdkDateHeader[] = "X-Sdk-Date";
 absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
                                                  std::string_view access_key,
                                                  std::string_view secret_key);
+
+/// The canonical URI and query of a request, which stay the same for every attempt of it: made
+/// once per request, signed on every attempt.
+struct CanonicalTarget {
+  std::string uri;    // the path's segments decoded and re-encoded, ending in '/'
+  std::string query;  // CanonicalQueryString of the query
+};
+
+/// `path` as in SigningRequest; `canonical_query` as CanonicalQueryString made it (also what goes
+/// on the wire after `?`). INVALID_ARGUMENT if the path is not valid percent-encoding.
+absl::StatusOr<CanonicalTarget> MakeCanonicalTarget(std::string_view path,
+                                                    std::string canonical_query);
+
+using HeaderView = std::pair<std::string_view, std::string_view>;
+
+/// SignSdkHmacSha256 of a request whose target was made once: `headers` are exactly the headers
+/// to sign, `Host` and `X-Sdk-Date` among them.
+absl::StatusOr<SignatureParts> SignCanonicalRequest(
+    std::string_view method, const CanonicalTarget& target, absl::Span<const HeaderView> headers,
+    std::string_view body, std::string_view access_key, std::string_view secret_key);
 
 /// Percent-encodes every byte outside `A-Z a-z 0-9 - _ . ~` as upper-case `%XX`.
 std::string PercentEncode(std::string_view raw);

@@ -38,10 +38,13 @@ asio::awaitable<absl::StatusOr<std::string>> LookUpProjectId(
   request.headers.emplace_back("Content-Type", "application/json");
   request.headers.emplace_back("User-Agent", options.user_agent);
   const std::size_t fixed_headers = request.headers.size();
+  absl::StatusOr<auth::CanonicalTarget> target = auth::MakeCanonicalTarget(
+      "/v3/projects", auth::CanonicalQueryString({{"name", options.region}}));
+  if (!target.ok()) co_return target.status();
   upstream::PrepareRequest prepare = auth::MakeAuthenticator(
       auth::CallCredentials{.token = {},
                             .ak_sk = std::make_shared<const auth::AkSkCredentials>(credentials)},
-      clock, "/v3/projects", {{"name", options.region}}, fixed_headers);
+      clock, *std::move(target), fixed_headers);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   absl::StatusOr<upstream::HttpResponse> response =
       co_await iam.Send(std::move(request), std::move(prepare),

@@ -67,11 +67,17 @@ absl::StatusOr<UpstreamCall> BuildUpstreamCall(const Route& route, const pb::Mes
     }
   }
 
+  // The query goes on the wire in the signer's canonical form, so one string serves both.
+  absl::StatusOr<auth::CanonicalTarget> signed_target = auth::MakeCanonicalTarget(
+      path, query.empty() ? std::string() : auth::CanonicalQueryString(std::move(query)));
+  if (!signed_target.ok()) return signed_target.status();
+
   UpstreamCall call;
   call.policy.idempotent = route.idempotent;
   call.request.method = route.http_method;
-  call.request.target =
-      query.empty() ? path : absl::StrCat(path, "?", auth::CanonicalQueryString(query));
+  call.request.target = signed_target->query.empty()
+                            ? std::move(path)
+                            : absl::StrCat(path, "?", signed_target->query);
   switch (route.body) {
     case Route::Body::kNone:
       break;
@@ -95,8 +101,8 @@ absl::StatusOr<UpstreamCall> BuildUpstreamCall(const Route& route, const pb::Mes
   if (!trace.traceparent.empty()) headers.emplace_back("traceparent", trace.traceparent);
   if (!trace.tracestate.empty()) headers.emplace_back("tracestate", trace.tracestate);
   if (!trace.request_id.empty()) headers.emplace_back("X-Request-Id", trace.request_id);
-  call.prepare = auth::MakeAuthenticator(std::move(credentials), clock, std::move(path),
-                                         std::move(query), headers.size());
+  call.prepare = auth::MakeAuthenticator(std::move(credentials), clock, *std::move(signed_target),
+                                         headers.size());
   return call;
 }
 

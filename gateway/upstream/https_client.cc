@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -12,9 +13,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/optional/optional.hpp>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,6 +83,49 @@ class SocketDeadline {
 };
 
 std::string DescribeError(const error_code& ec) { return ec.message(); }
+
+// Parses a response straight into an HttpResponse: no header container of Beast's to copy from.
+class ResponseParser final : public http::basic_parser<false> {
+ public:
+  HttpResponse& response() { return response_; }
+
+ private:
+  void on_request_impl(http::verb /*method*/, beast::string_view /*method_string*/,
+                       beast::string_view /*target*/, int /*version*/, error_code& ec) override {
+    ec = http::error::bad_method;  // a response parser never sees a request line
+  }
+  void on_response_impl(int code, beast::string_view /*reason*/, int /*version*/,
+                        error_code& /*ec*/) override {
+    response_.status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(http::field /*name*/, beast::string_view name, beast::string_view value,
+                     error_code& /*ec*/) override {
+    response_.headers.emplace_back(std::string(name), std::string(value));
+  }
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         error_code& /*ec*/) override {
+    // The announced length is only a hint (the parser enforces the body limit as bytes come).
+    constexpr std::uint64_t kMaxReserve = 64 * 1024;
+    if (content_length) {
+      response_.body.reserve(static_cast<std::size_t>(std::min(*content_length, kMaxReserve)));
+    }
+  }
+  std::size_t on_body_impl(beast::string_view body, error_code& /*ec*/) override {
+    response_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, beast::string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, beast::string_view body,
+                                 error_code& /*ec*/) override {
+    response_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  HttpResponse response_;
+};
 
 }  // namespace
 
@@ -308,7 +353,7 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
   }
 
   while (true) {
-    http::response_parser<http::string_body> parser;
+    ResponseParser parser;
     parser.body_limit(options_.max_response_body_bytes);
     parser.header_limit(options_.max_response_header_bytes);
     auto [read_ec, read] =
@@ -322,17 +367,10 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
       result.response = failure("read response", read_ec);
       co_return result;
     }
-    http::response<http::string_body> response = parser.release();
-    const unsigned status = response.result_int();
+    const unsigned status = parser.response().status;
     if (status >= 100 && status < 200 && status != 101) continue;  // interim response
-    HttpResponse out;
-    out.status = status;
-    for (const auto& field : response) {
-      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    out.body = std::move(response.body());
-    result.keep_alive = response.keep_alive() && status != 101;
-    result.response = std::move(out);
+    result.keep_alive = parser.keep_alive() && status != 101;
+    result.response = std::move(parser.response());
     co_return result;
   }
 }
