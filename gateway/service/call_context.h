@@ -38,36 +38,32 @@ class InFlightCalls {
  public:
   /// Counts one more call; returns how many are in flight now.
   int Enter() {
-    std::lock_guard lock(mutex_);
-    ++unanswered_;
-    return ++count_;
+    unanswered_.fetch_add(1, std::memory_order_relaxed);
+    return count_.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   /// The call's answer is about to be sent: it no longer counts in count(), so that a caller who
   /// has its answer never sees it there. Leave() follows once the answer has been handed to gRPC.
-  void Answered() {
-    std::lock_guard lock(mutex_);
-    --unanswered_;
-  }
+  void Answered() { unanswered_.fetch_sub(1, std::memory_order_relaxed); }
   void Leave() {
-    std::lock_guard lock(mutex_);
-    if (--count_ == 0) none_left_.notify_all();
+    if (count_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      const std::lock_guard lock(mutex_);  // a waiter between its check and its wait sees this
+      none_left_.notify_all();
+    }
   }
   /// The calls whose answer has not been sent (what the calls_in_flight gauge shows).
-  int count() {
-    std::lock_guard lock(mutex_);
-    return unanswered_;
-  }
+  int count() const { return unanswered_.load(std::memory_order_relaxed); }
   /// False if calls were still in flight at `deadline`.
   bool WaitForNone(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock lock(mutex_);
-    return none_left_.wait_until(lock, deadline, [this] { return count_ == 0; });
+    return none_left_.wait_until(lock, deadline,
+                                 [this] { return count_.load(std::memory_order_acquire) == 0; });
   }
 
  private:
   std::mutex mutex_;
   std::condition_variable none_left_;
-  int count_ = 0;       // entered and not left: what shutdown waits for
-  int unanswered_ = 0;  // entered and not answered
+  std::atomic<int> count_{0};       // entered and not left: what shutdown waits for
+  std::atomic<int> unanswered_{0};  // entered and not answered
 };
 
 /// Something under way upstream that the drain deadline can end with a clear status.

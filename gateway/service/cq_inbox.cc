@@ -6,6 +6,19 @@
 
 namespace codearts::service {
 
+void CqInbox::Poll() {
+  void* tag = nullptr;
+  bool ok = false;
+  while (true) {
+    waiting_.store(true, std::memory_order_relaxed);
+    const bool got = cq_.Next(&tag, &ok);
+    waiting_.store(false, std::memory_order_relaxed);
+    if (!got) return;
+    auto* cq_tag = static_cast<CqTag*>(tag);
+    cq_tag->handler->OnTag(cq_tag->kind, ok);
+  }
+}
+
 void CqInbox::Post(std::shared_ptr<CqWork> work) {
   std::lock_guard lock(mutex_);
   pending_.push_back(std::move(work));

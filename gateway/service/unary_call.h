@@ -34,7 +34,8 @@ namespace codearts::service {
 /// 2. On its strand: the REST call is sent (upstream::HttpsClient::Send), raced against the
 ///    deadline backstop, the caller's cancellation and the drain deadline; the outcome is
 ///    mapped to the gRPC status and response (routes::MapOutcome), once.
-/// 3. Back on the completion-queue thread (CqInbox): Finish, exactly once.
+/// 3. Finish, exactly once: on the completion-queue thread (CqInbox), or on the strand when that
+///    thread is idle.
 ///
 /// The object owns itself (`self_`) until both its finish tag and its done tag
 /// (AsyncNotifyWhenDone) have come back; code posted to Asio holds a shared_ptr of its own.
@@ -61,6 +62,8 @@ class UnaryCall final : public CqHandler,
 
  private:
   static constexpr std::chrono::milliseconds kDeadlineGrace{5};
+  // Calls in flight (this one included) up to which an idle CQ thread is not woken to Finish.
+  static constexpr int kFinishHereMaxInFlight = 4;
 
   void OnRequest();
   /// Admission, metadata, validation, credentials, deadline; then hands the call to Asio.
@@ -69,9 +72,10 @@ class UnaryCall final : public CqHandler,
   boost::asio::awaitable<void> Exchange(routes::UpstreamCall call);
   /// Called from the CQ thread when the caller cancels (or the server shuts the call down).
   void Cancel();
-  /// Ends the exchange once, from the strand: the call is finished on the CQ thread.
+  /// Ends the exchange once, from the strand: the call is finished here when the CQ thread is
+  /// idle, otherwise on the CQ thread (CqInbox).
   void Complete(const grpc::Status& status);
-  /// On the CQ thread: the access line, the metrics, and gRPC's Finish.
+  /// The access line, the metrics, and gRPC's Finish (see Complete for the thread).
   void Finish(const grpc::Status& status);
 
   CallContext& context_;
@@ -99,7 +103,7 @@ class UnaryCall final : public CqHandler,
   std::chrono::steady_clock::time_point deadline_{};
   bool exchange_started_ = false;  // set on the CQ thread before the hand-off
   bool completed_ = false;
-  grpc::Status outcome_;  // set with completed_, read on the CQ thread after the inbox
+  grpc::Status outcome_;  // set with completed_, read by RunOnCq after the inbox
 
   // Touched only on the CQ thread.
   bool finished_ = false;
