@@ -106,7 +106,7 @@ class ResponseParser final : public http::basic_parser<false> {
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                          error_code& /*ec*/) override {
     // The announced length is only a hint (the parser enforces the body limit as bytes come).
-    constexpr std::uint64_t kMaxReserve = 64 * 1024;
+    constexpr std::uint64_t kMaxReserve = std::uint64_t{64} * 1024;
     if (content_length) {
       response_.body.reserve(static_cast<std::size_t>(std::min(*content_length, kMaxReserve)));
     }

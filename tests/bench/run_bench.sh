@@ -23,6 +23,11 @@ then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends nginx-light nghttp2-client procps wrk
 fi
+if ! command -v valgrind >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends valgrind
+fi
 
 work="$(mktemp -d)"
 pids=()
@@ -303,6 +308,45 @@ for run in $(seq "$runs"); do
   stop_gateway
 done
 
+# User-space instructions per call under callgrind: the same comparison as the sweep without the
+# machine's noise (instruction counts repeat exactly), but without the kernel's share. The server
+# legs count only the measured calls (callgrind_control zeroes the counters after a warm-up);
+# wrk's is the difference between a 2 s and a 4 s run, which cancels its start-up.
+echo "== instructions per call (callgrind)" >&2
+callgrind_total() { callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}'; }
+grpc_instructions() {  # grpc_instructions <port> <pid> <name>: user instructions per call at 16 streams
+  local port="$1" pid="$2" name="$3" load=(-c 4 -m 4 -d "$work/stop.grpc" -H 'content-type: application/grpc' -H 'te: trailers')
+  h2load "${load[@]}" -n 500 "http://127.0.0.1:$port/codearts.pipeline.v1.PipelineService/Stop" >"$work/cg_warm_$name" 2>&1
+  callgrind_control -z "$pid" >/dev/null
+  h2load "${load[@]}" -n 2000 "http://127.0.0.1:$port/codearts.pipeline.v1.PipelineService/Stop" >"$work/cg_load_$name" 2>&1
+  h2load_ok "$work/cg_load_$name" || { echo "FAILED RUN: callgrind leg $name" >&2; failures=$((failures + 1)); }
+  callgrind_control -d "$pid" >/dev/null
+  kill -TERM "$pid"; wait "$pid" || true
+  echo $(($(callgrind_total "$work/cg.$name.1") / 2000))
+}
+cg_port="$(free_port)"
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.gateway" \
+  "$bin/gateway/codearts-gateway" --endpoint="$upstream" --ca-file="$work/cert.pem" \
+  --listen="127.0.0.1:$cg_port" --admin-listen=127.0.0.1:0 --max-in-flight=10000 \
+  --project-id=0123456789abcdef0123456789abcdef >"$work/cg_gateway.log" 2>&1 &
+cg_pid=$!
+"$bin/client/pipelinectl" health --target="127.0.0.1:$cg_port" --timeout=60s >/dev/null
+cg_gateway="$(grpc_instructions "$cg_port" "$cg_pid" gateway)"
+cg_port="$(free_port)"
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.floor" \
+  "$bench_bin/floor_grpc_server" --listen="127.0.0.1:$cg_port" >"$work/cg_floor.log" 2>&1 &
+cg_pid=$!
+for _ in $(seq 600); do grep -q "listening on" "$work/cg_floor.log" && break; sleep 0.1; done
+cg_floor="$(grpc_instructions "$cg_port" "$cg_pid" floor)"
+for d in 2 4; do
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.wrk$d" wrk -t1 -c 16 -d "${d}s" \
+    -s "$work/stop.lua" "$upstream$stop_path" >"$work/cg_wrk$d" 2>&1 || true
+done
+wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$1"; }
+cg_wrk="$(awk -v a="$(callgrind_total "$work/cg.wrk2")" -v b="$(callgrind_total "$work/cg.wrk4")" \
+  -v ra="$(wrk_requests "$work/cg_wrk2")" -v rb="$(wrk_requests "$work/cg_wrk4")" \
+  'BEGIN {printf "%d", (rb > ra) ? (b - a) / (rb - ra) : 0}')"
+
 m() { median <"$work/$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == "<=") ? v <= t : v >= t; print ok ? "met" : "MISSED"}'; }
@@ -344,6 +388,10 @@ for n in "${sweep_streams[@]}"; do
     "$(m "sweep_floor_us_$n")" "$(m "sweep_wrk_us_$n")" "$(m "sweep_hop_us_$n")" \
     "$(m "sweep_ratio_$n")" "$(m "sweep_gw_rps_$n")" "$target"
 done
+echo
+echo "User-space instructions per call (callgrind, 2,000 calls at 16 streams; no kernel time):"
+echo "  gateway $cg_gateway, floor gRPC $cg_floor + wrk $cg_wrk = $((cg_floor + cg_wrk)):" \
+  "ratio $(awk -v g="$cg_gateway" -v f="$((cg_floor + cg_wrk))" 'BEGIN {printf "%.2f", f > 0 ? g / f : 0}')"
 echo
 echo "micro-benchmarks (Google Benchmark, one run):"
 "$bin/tests/bench/micro_bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^Bm/p'
