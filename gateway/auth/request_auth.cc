@@ -1,8 +1,8 @@
 #include "auth/request_auth.h"
 
 #include <utility>
+#include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -51,7 +51,8 @@ upstream::PrepareRequest MakeAuthenticator(CallCredentials credentials, const Cl
     if (!ak_sk->security_token.empty()) {
       http.headers.emplace_back("X-Security-Token", ak_sk->security_token);
     }
-    absl::InlinedVector<HeaderView, 10> signed_headers;
+    std::vector<HeaderView> signed_headers;
+    signed_headers.reserve(http.headers.size() + 1);
     signed_headers.emplace_back("Host", host);
     for (const auto& [name, value] : http.headers) {
       if (IsSignedHeader(name)) signed_headers.emplace_back(name, value);

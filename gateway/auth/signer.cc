@@ -9,7 +9,6 @@
 #include <cctype>
 #include <memory>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -218,7 +217,7 @@ absl::StatusOr<SignatureParts> SignCanonicalRequest(
     std::string name;
     std::string_view value;
   };
-  absl::InlinedVector<Canonical, 8> canonical;
+  std::vector<Canonical> canonical;
   canonical.reserve(headers.size());
   std::string_view sdk_date;
   for (const auto& [name, value] : headers) {
@@ -279,7 +278,7 @@ absl::StatusOr<SignatureParts> SignSdkHmacSha256(const SigningRequest& request,
   absl::StatusOr<CanonicalTarget> target =
       MakeCanonicalTarget(request.path, CanonicalQueryString(request.query));
   if (!target.ok()) return target.status();
-  absl::InlinedVector<HeaderView, 8> headers(request.headers.begin(), request.headers.end());
+  const std::vector<HeaderView> headers(request.headers.begin(), request.headers.end());
   return SignCanonicalRequest(request.method, *target, headers, request.body, access_key,
                               secret_key);
 }
