@@ -306,14 +306,18 @@ TEST_F(StopE2eTest, UnresolvableHostIsUnavailable) {
 
 TEST_F(StopE2eTest, UpstreamSlowerThanTheDeadlineIsDeadlineExceeded) {
   GatewayUnderTest gateway(standin_);
-  // A first call opens the channel and the upstream connection, so that the short deadline
-  // below is spent upstream even where the first call is slow to set up (ThreadSanitizer).
+  // A first call opens the channel and the upstream connection, so that the deadline below is
+  // spent upstream even where the first call is slow to set up (ThreadSanitizer). The deadline
+  // leaves room for a loaded CI machine to stall the call on its way in: with 300 ms, a call once
+  // arrived with too little time left and was refused before reaching upstream.
   ASSERT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
-  standin_.SetHandler(DelayedDefaultReply(standin_, seconds(5)));
-  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, milliseconds(300));
+  auto gate = std::make_shared<testing::ReplyGate>();
+  standin_.SetHandler(GatedDefaultReply(standin_, gate));
+  const StopOutcome outcome = gateway.Stop(kPipelineId, kBuildId, seconds(2));
   EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   // The timed-out connection is closed, never reused.
   EXPECT_TRUE(standin_.WaitForConnectionsClosed(1, seconds(5)));
+  gate->Open();
 }
 
 TEST_F(StopE2eTest, UpstreamTimeoutCapsCallsWithoutADeadline) {
