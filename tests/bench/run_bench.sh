@@ -391,7 +391,7 @@ done
 echo
 echo "User-space instructions per call (callgrind, 2,000 calls at 16 streams; no kernel time):"
 echo "  gateway $cg_gateway, floor gRPC $cg_floor + wrk $cg_wrk = $((cg_floor + cg_wrk)):" \
-  "ratio $(awk -v g="$cg_gateway" -v f="$((cg_floor + cg_wrk))" 'BEGIN {printf "%.2f", f > 0 ? g / f : 0}')"
+  "ratio $(awk -v g="$cg_gateway" -v f="$((cg_floor + cg_wrk))" 'BEGIN {printf "%.2f", (f > 0) ? g / f : 0}')"
 echo
 echo "micro-benchmarks (Google Benchmark, one run):"
 "$bin/tests/bench/micro_bench" --benchmark_min_time=0.2 2>/dev/null | sed -n '/^Bm/p'
