@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -19,18 +20,35 @@ namespace {
 constexpr std::string_view kHexDigitsLower = "0123456789abcdef";
 constexpr std::string_view kHexDigitsUpper = "0123456789ABCDEF";
 
-std::string HexLower(const unsigned char* data, std::size_t size) {
-  std::string out(size * 2, '\0');
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHexDigitsLower[data[i] >> 4];
-    out[2 * i + 1] = kHexDigitsLower[data[i] & 0x0f];
+// "00" ... "ff": two digits per byte, copied at once.
+constexpr std::array<char, 512> kHexPairsLower = [] {
+  std::array<char, 512> pairs{};
+  for (std::size_t b = 0; b < 256; ++b) {
+    pairs[2 * b] = kHexDigitsLower[b >> 4];
+    pairs[2 * b + 1] = kHexDigitsLower[b & 0x0f];
   }
+  return pairs;
+}();
+
+std::string HexLower(const unsigned char* data, std::size_t size) {
+  std::string out;
+  out.resize(size * 2);
+  for (std::size_t i = 0; i < size; ++i) std::memcpy(&out[2 * i], &kHexPairsLower[2 * data[i]], 2);
   return out;
 }
 
-bool IsUnreserved(unsigned char c) {
-  return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
+// RFC 3986's unreserved characters: ALPHA, DIGIT, '-', '.', '_', '~'.
+constexpr std::array<bool, 256> kUnreserved = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                         (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                                         c == '.' || c == '~';
+  }
+  return table;
+}();
+
+bool IsUnreserved(unsigned char c) { return kUnreserved[c]; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -62,15 +80,18 @@ absl::StatusOr<std::string> PercentDecode(std::string_view encoded) {
   return out;
 }
 
+// Runs of unreserved characters (ids, names: most of a path or query) are appended whole.
 void AppendPercentEncoded(std::string* out, std::string_view raw) {
-  for (const char ch : raw) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (IsUnreserved(c)) {
-      out->push_back(ch);
-    } else {
-      const char escape[3] = {'%', kHexDigitsUpper[c >> 4], kHexDigitsUpper[c & 0x0f]};
-      out->append(escape, 3);
-    }
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    std::size_t run = i;
+    while (run < raw.size() && IsUnreserved(static_cast<unsigned char>(raw[run]))) ++run;
+    out->append(raw.data() + i, run - i);
+    if (run == raw.size()) break;
+    const auto c = static_cast<unsigned char>(raw[run]);
+    const char escape[3] = {'%', kHexDigitsUpper[c >> 4], kHexDigitsUpper[c & 0x0f]};
+    out->append(escape, 3);
+    i = run + 1;
   }
 }
 

@@ -61,5 +61,38 @@ TEST(SerializeRequestTest, ControlCharacterInAHeaderIsRefused) {
   EXPECT_EQ(SerializeRequest(request, "h", &wire).code(), absl::StatusCode::kInternal);
 }
 
+// The check reads eight bytes at a time: every forbidden byte is found at every offset of a
+// long value, and what is allowed (HTAB, printable ASCII, bytes above 0x7f) passes wherever it is.
+TEST(SerializeRequestTest, EveryForbiddenByteIsFoundAtEveryOffset) {
+  std::string forbidden;
+  for (int c = 0; c < 0x20; ++c) {
+    if (c != '\t') forbidden.push_back(static_cast<char>(c));
+  }
+  forbidden.push_back('\x7f');
+  const std::string clean = "0123456789abcdefghijklmnopqrstu";  // 31 bytes
+  for (const char bad : forbidden) {
+    for (std::size_t at = 0; at < clean.size(); ++at) {
+      HttpRequest request = StopRequest();
+      std::string value = clean;
+      value[at] = bad;
+      request.headers.emplace_back("X-Value", value);
+      std::string wire;
+      EXPECT_EQ(SerializeRequest(request, "h", &wire).code(), absl::StatusCode::kInternal)
+          << "byte " << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << at;
+    }
+  }
+  for (const char good : {'\t', ' ', '~', '\x80', '\xa0', '\xff'}) {
+    for (std::size_t at = 0; at < clean.size(); ++at) {
+      HttpRequest request = StopRequest();
+      std::string value = clean;
+      value[at] = good;
+      request.headers.emplace_back("X-Value", value);
+      std::string wire;
+      EXPECT_TRUE(SerializeRequest(request, "h", &wire).ok())
+          << "byte " << static_cast<int>(static_cast<unsigned char>(good)) << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace codearts::upstream
