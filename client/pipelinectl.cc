@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/command_line.h"
 #include "client/load_runner.h"
@@ -56,6 +57,9 @@ ABSL_FLAG(std::string, token, "",
           "gateway signs with its own AK/SK.");
 ABSL_FLAG(std::optional<absl::Duration>, timeout, std::nullopt,
           "Deadline of the call, such as 500ms or 30s (default 10s, 5s for health).");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
+          "How long to wait for the gateway to take the connection before the call is sent (it "
+          "may be starting or restarting); after that, UNAVAILABLE (exit 14).");
 ABSL_FLAG(std::string, service, "",
           "health: service name to check; empty (the default) asks about the server as a whole.");
 ABSL_FLAG(std::string, project_id, "",
@@ -126,6 +130,10 @@ constexpr char kUsage[] =
       Load generator: Stop calls on the async client, each with --timeout (default 10s), kept
       N in flight or started R per second. Prints status counts and latency percentiles and a
       RESULT line; exits 0 only if every call was OK.
+
+Every command but sign, health and bench first waits up to --connect-timeout (default 10s)
+for the gateway to take the connection (it may be starting or restarting), then exits 14
+(UNAVAILABLE) if it has not.
 
 Flag names may be spelt with '-' or '_'. Usage errors exit with status 2.
 Run 'pipelinectl --help' to list every flag.)";
@@ -202,6 +210,23 @@ int Report(const grpc::Status& status, const google::protobuf::Message& response
   return static_cast<int>(status.error_code());
 }
 
+// The channel to --target once it is connected. A connection attempt that fails (a gateway
+// restarting, a handshake cut short) is retried with gRPC's backoff until --connect-timeout, as
+// grpcurl waits for its connection, instead of failing the call at the first attempt. Null
+// after printing the error.
+std::shared_ptr<grpc::Channel> ConnectedChannel() {
+  const std::string target = absl::GetFlag(FLAGS_target);
+  std::shared_ptr<grpc::Channel> channel = MakeInsecureChannel(target);
+  const absl::Duration wait = absl::GetFlag(FLAGS_connect_timeout);
+  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + wait))) {
+    PrintError(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        absl::StrCat("could not connect to ", target, " within ", absl::FormatDuration(wait))));
+    return nullptr;
+  }
+  return channel;
+}
+
 int RunStop() {
   pipeline::v1::StopRequest request;
   request.set_pipeline_id(absl::GetFlag(FLAGS_pipeline_id));
@@ -211,7 +236,9 @@ int RunStop() {
   std::string error;
   const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
   if (!options) return UsageError(error);
-  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const std::shared_ptr<grpc::Channel> channel = ConnectedChannel();
+  if (channel == nullptr) return static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  PipelineClient client(channel);
   const StopResult result = client.Stop(request, *options);
   return Report(result.status, result.response, result.request_id, result.error_info);
 }
@@ -226,7 +253,9 @@ int CallAndReport(const google::protobuf::MethodDescriptor& method,
       google::protobuf::MessageFactory::generated_factory()
           ->GetPrototype(method.output_type())
           ->New());
-  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const std::shared_ptr<grpc::Channel> channel = ConnectedChannel();
+  if (channel == nullptr) return static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  PipelineClient client(channel);
   const CallResult result = client.Call(method, request, response.get(), *options);
   return Report(result.status, *response, result.request_id, result.error_info);
 }
@@ -307,7 +336,9 @@ int RunWatch(const std::string& run_id) {
     interval.set_seconds(absl::ToInt64Seconds(whole));
     interval.set_nanos(static_cast<std::int32_t>(absl::ToInt64Nanoseconds(*every - whole)));
   }
-  auto stub = v1::PipelineService::NewStub(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const std::shared_ptr<grpc::Channel> channel = ConnectedChannel();
+  if (channel == nullptr) return static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  auto stub = v1::PipelineService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + *timeout);
   if (const std::string token = absl::GetFlag(FLAGS_token); !token.empty()) {
@@ -354,7 +385,9 @@ int StartAndWatch(const google::protobuf::MethodDescriptor& method,
   const std::optional<CallOptions> options = CallOptionsFromFlags(&error);
   if (!options) return UsageError(error);
   Response response;
-  PipelineClient client(MakeInsecureChannel(absl::GetFlag(FLAGS_target)));
+  const std::shared_ptr<grpc::Channel> channel = ConnectedChannel();
+  if (channel == nullptr) return static_cast<int>(grpc::StatusCode::UNAVAILABLE);
+  PipelineClient client(channel);
   const CallResult result = client.Call(method, request, &response, *options);
   if (!result.status.ok()) {
     return Report(result.status, response, result.request_id, result.error_info);

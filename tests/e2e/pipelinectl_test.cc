@@ -168,6 +168,19 @@ TEST_F(PipelinectlTest, StartStatusStopAndCall) {
   EXPECT_NE(called.out.find(R"("outcome":"aborted")"), std::string::npos) << called.out;
 }
 
+// Nothing listens: pipelinectl waits --connect-timeout for the connection (gRPC retrying with its
+// backoff meanwhile), then says so and exits 14, without a call having been sent.
+TEST_F(PipelinectlTest, NoGatewayIsUnavailableAfterTheConnectTimeout) {
+  const std::uint16_t port = ClosedPort();
+  const Ran ran =
+      RunPipelinectl({"status", "--target=127.0.0.1:" + std::to_string(port),
+                      std::string("--pipeline-id=") + kPipelineId, "--connect-timeout=1s"});
+  EXPECT_EQ(ran.exit_code, 14) << ran.err;
+  EXPECT_NE(ran.err.find("could not connect to 127.0.0.1:" + std::to_string(port) + " within 1s"),
+            std::string::npos)
+      << ran.err;
+}
+
 TEST_F(PipelinectlTest, ExitCodesAreTheGrpcCodes) {
   EXPECT_EQ(RunPipelinectl({"status", Target(), "--pipeline-id=missing0000"}).exit_code, 5);
   EXPECT_EQ(RunPipelinectl({"runs", Target(), "--pipeline-id=p"}).exit_code, 2);  // no project
