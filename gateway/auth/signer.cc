@@ -33,7 +33,8 @@ constexpr std::array<char, 512> kHexPairsLower = [] {
 std::string HexLower(const unsigned char* data, std::size_t size) {
   std::string out;
   out.resize(size * 2);
-  for (std::size_t i = 0; i < size; ++i) std::memcpy(&out[2 * i], &kHexPairsLower[2 * data[i]], 2);
+  for (std::size_t i = 0; i < size; ++i)
+    std::memcpy(&out[2 * i], &kHexPairsLower[2 * static_cast<std::size_t>(data[i])], 2);
   return out;
 }
 
