@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewaySettings setting
   g.credentials_ = std::move(credentials);
   g.context_ = std::make_unique<service::CallContext>(g.io_, *g.client_, *g.credentials_, clock,
                                                       g.metrics_, g.settings_.service_options);
+  g.context_->io_single_threaded = g.settings_.io_threads == 1;
   g.metrics_.SetSnapshotSource(
       [context = g.context_.get()] { return service::TakeMetricsSnapshot(*context); });
   g.route_service_ = std::make_unique<service::RouteService>(g.table_, g.metrics_);

@@ -22,6 +22,29 @@ std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> log_format{static_cast<int>(LogFormat::kJson)};
 std::atomic<int> output_fd{STDOUT_FILENO};
 
+// Lines built on this thread and not written yet (kept between lines: no allocation per line),
+// and how many LogBatch objects are open on it.
+thread_local std::string t_lines;
+thread_local int t_batch_depth = 0;
+// What a pipe writes whole (POSIX's PIPE_BUF minimum on Linux): lines of several threads never
+// mix within one write of this size or less.
+constexpr std::size_t kWholeWrite = 4096;
+
+void WriteOut(std::string_view data) {
+  const int fd = output_fd.load();
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n <= 0) break;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void WritePending() {
+  WriteOut(t_lines);
+  t_lines.clear();
+  if (t_lines.capacity() > 16 * kWholeWrite) t_lines.shrink_to_fit();  // after a huge line
+}
+
 const char* LevelName(LogLevel level, bool upper) {
   switch (level) {
     case LogLevel::kDebug:
@@ -163,8 +186,8 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= min_level.lo
 void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fields) {
   if (!LogEnabled(level)) return;
   const bool json = log_format.load() == static_cast<int>(LogFormat::kJson);
-  std::string line;
-  line.reserve(512);
+  std::string& line = t_lines;  // the line goes after those still pending in a batch
+  const std::size_t start = line.size();
   if (json) {
     line.append(R"({"ts":")");
     AppendTimestamp(&line);
@@ -187,14 +210,21 @@ void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fi
     }
     line.push_back('\n');
   }
-  // One write(2) per line keeps lines whole across threads and processes without a lock.
-  std::string_view rest = line;
-  const int fd = output_fd.load();
-  while (!rest.empty()) {
-    const ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n <= 0) break;
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  if (t_batch_depth == 0) {
+    WritePending();  // one write(2) per line keeps lines whole across threads, without a lock
+    return;
   }
+  if (line.size() > kWholeWrite && start > 0) {  // the batch is full: write it, keep this line
+    WriteOut(std::string_view(line).substr(0, start));
+    line.erase(0, start);
+  }
+  if (line.size() > kWholeWrite) WritePending();
+}
+
+LogBatch::LogBatch() { ++t_batch_depth; }
+
+LogBatch::~LogBatch() {
+  if (--t_batch_depth == 0 && !t_lines.empty()) WritePending();
 }
 
 }  // namespace codearts::observability

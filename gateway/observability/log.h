@@ -35,12 +35,24 @@ struct LogField {
 
 /// Writes one line: timestamp, level, message and fields; as a JSON object
 /// (`{"ts":…,"level":…,"msg":…,<fields>}`) or as text (`<ts> <LEVEL> <msg> key=value …`).
-/// Thread-safe; a line is never interleaved with another (one write(2)). Callers must never pass
-/// secrets (SK, signatures, tokens).
+/// Thread-safe; a line is never interleaved with another (whole lines per write(2), at most
+/// PIPE_BUF bytes in a batch). Callers must never pass secrets (SK, signatures, tokens).
 void Log(LogLevel level, std::string_view message, absl::Span<const LogField> fields = {});
 inline void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   Log(level, message, absl::Span<const LogField>(fields.begin(), fields.size()));
 }
+
+/// While one lives on a thread, the lines that thread logs are gathered and written together
+/// when the outermost one ends (or sooner, once they fill PIPE_BUF bytes, which a pipe writes
+/// whole): one write(2) for the access lines of a batch of calls instead of one each. Meant for
+/// short stretches of work (the completion-queue thread's batch); a line waits at most that long.
+class LogBatch {
+ public:
+  LogBatch();
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+  ~LogBatch();
+};
 
 }  // namespace codearts::observability
 

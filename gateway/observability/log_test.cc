@@ -1,8 +1,10 @@
 #include "observability/log.h"
 
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <string>
@@ -25,6 +27,17 @@ class CapturedLog {
     SetLogOutput(STDOUT_FILENO);
     SetLogFormat(LogFormat::kJson);
     close(fds_[0]);
+  }
+  // The bytes written so far and not read (the write end stays open).
+  int Available() const {
+    int bytes = 0;
+    EXPECT_EQ(ioctl(fds_[0], FIONREAD, &bytes), 0);
+    return bytes;
+  }
+  std::string ReadAvailable() {
+    std::string out(static_cast<std::size_t>(Available()), '\0');
+    EXPECT_EQ(read(fds_[0], out.data(), out.size()), static_cast<ssize_t>(out.size()));
+    return out;
   }
   std::string Take() {
     close(fds_[1]);
@@ -86,6 +99,44 @@ TEST(LogTest, TextLinesQuoteValuesWithSpaces) {
   EXPECT_NE(line.find(" INFO started listen=127.0.0.1:50051 credentials=\"AK ab** SK\"\n"),
             std::string::npos)
       << line;
+}
+
+TEST(LogTest, ABatchWritesItsLinesWhenItEnds) {
+  CapturedLog captured;
+  {
+    const LogBatch batch;
+    Log(LogLevel::kInfo, "first");
+    {
+      const LogBatch nested;  // only the outermost batch writes
+      Log(LogLevel::kInfo, "second");
+    }
+    Log(LogLevel::kInfo, "third");
+    EXPECT_EQ(captured.Available(), 0);
+  }
+  const std::string out = captured.Take();
+  const std::size_t first = out.find("\"first\"");
+  const std::size_t second = out.find("\"second\"");
+  const std::size_t third = out.find("\"third\"");
+  ASSERT_NE(third, std::string::npos) << out;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3);
+}
+
+TEST(LogTest, AFullBatchWritesWholeLinesOfAtMostPipeBuf) {
+  CapturedLog captured;
+  const LogBatch batch;
+  const std::string padding(200, 'x');
+  int lines = 0;
+  while (captured.Available() == 0 && lines < 100) {
+    Log(LogLevel::kInfo, "line", {{"padding", padding}});
+    ++lines;
+  }
+  const std::string written = captured.ReadAvailable();
+  ASSERT_FALSE(written.empty()) << "a batch past 4 KiB must write what it holds";
+  EXPECT_LE(written.size(), std::size_t{4096});
+  EXPECT_EQ(written.back(), '\n');
+  EXPECT_EQ(std::count(written.begin(), written.end(), '\n'), lines - 1);  // the last one waits
 }
 
 TEST(AccessLogTest, CarriesTheCallTheUpstreamAndTheTrace) {

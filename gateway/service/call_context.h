@@ -113,6 +113,9 @@ struct CallContext {
   const auth::Clock& clock;
   observability::GatewayMetrics& metrics;
   ServiceOptions options;
+  /// One thread runs `io`: handlers cannot run concurrently, so calls need no strand of their own
+  /// (measured: about 2k instructions a call for the strand's bookkeeping).
+  bool io_single_threaded = false;
   /// Calls received whose Finish has not been issued yet. Shutdown waits for none to be left
   /// before it shuts the completion queue down: a Finish on a shut-down queue is fatal.
   InFlightCalls in_flight;

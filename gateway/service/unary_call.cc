@@ -68,8 +68,9 @@ UnaryCall::UnaryCall(CallContext& context, RouteService& service, std::size_t ro
       request_(route_.request_prototype->New(&arena_)),
       response_(route_.response_prototype->New(&arena_)),
       responder_(&server_context_),
-      strand_(asio::make_strand(context.io)),
-      timer_(strand_) {}
+      executor_(context.io_single_threaded ? asio::any_io_executor(context.io.get_executor())
+                                           : asio::any_io_executor(asio::make_strand(context.io))),
+      timer_(executor_) {}
 
 UnaryCall::~UnaryCall() = default;
 
@@ -168,8 +169,8 @@ void UnaryCall::StartExchange(routes::UpstreamCall call, steady_clock::time_poin
   exchange_started_ = true;
   deadline_ = deadline;
   context_.live.Add(shared_from_this());
-  asio::post(strand_, [self = shared_from_this(), call = std::move(call)]() mutable {
-    if (self->completed_) return;  // aborted or cancelled before the strand got to it
+  asio::post(executor_, [self = shared_from_this(), call = std::move(call)]() mutable {
+    if (self->completed_) return;  // aborted or cancelled before the executor got to it
     // The client applies the same deadline to every socket step; this timer is the backstop
     // for steps it cannot bound (a slow DNS resolver), so the caller is always answered.
     self->timer_.expires_at(self->deadline_ + kDeadlineGrace);
@@ -181,7 +182,7 @@ void UnaryCall::StartExchange(routes::UpstreamCall call, steady_clock::time_poin
                                                self->context_.client.endpoint().authority)));
     });
     asio::co_spawn(
-        self->strand_, self->Exchange(std::move(call)), [self](const std::exception_ptr& error) {
+        self->executor_, self->Exchange(std::move(call)), [self](const std::exception_ptr& error) {
           if (error && !self->completed_) {
             self->Complete(
                 grpc::Status(grpc::StatusCode::INTERNAL, "internal error in the gateway"));
@@ -219,7 +220,7 @@ asio::awaitable<void> UnaryCall::Exchange(routes::UpstreamCall call) {
 }
 
 void UnaryCall::Abort(const grpc::Status& status) {
-  asio::post(strand_, [self = shared_from_this(), status] {
+  asio::post(executor_, [self = shared_from_this(), status] {
     if (self->completed_) return;
     self->cancel_.emit(asio::cancellation_type::terminal);
     self->Complete(status);
@@ -227,7 +228,7 @@ void UnaryCall::Abort(const grpc::Status& status) {
 }
 
 void UnaryCall::Cancel() {
-  asio::post(strand_, [self = shared_from_this()] {
+  asio::post(executor_, [self = shared_from_this()] {
     if (self->completed_) return;
     self->cancel_.emit(asio::cancellation_type::terminal);
     // gRPC also cancels a call whose deadline passed; say which it was in the access log.

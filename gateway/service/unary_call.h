@@ -7,6 +7,7 @@
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/async_unary_call.h>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/io_context.hpp>
@@ -31,10 +32,12 @@ namespace codearts::service {
 ///    type), the next call of the route is requested, and the call is admitted, validated
 ///    against the route's field rules, given its credentials and deadline budget, and turned
 ///    into its REST call (routes::BuildUpstreamCall).
-/// 2. On its strand: the REST call is sent (upstream::HttpsClient::Send), raced against the
+/// 2. On its executor (a strand when several I/O threads run): the REST call is sent
+/// (upstream::HttpsClient::Send), raced against the
 ///    deadline backstop, the caller's cancellation and the drain deadline; the outcome is
 ///    mapped to the gRPC status and response (routes::MapOutcome), once.
-/// 3. Finish, exactly once: on the completion-queue thread (CqInbox), or on the strand when that
+/// 3. Finish, exactly once: on the completion-queue thread (CqInbox), or on the I/O thread when
+/// that
 ///    thread is idle.
 ///
 /// The object owns itself (`self_`) until both its finish tag and its done tag
@@ -72,7 +75,7 @@ class UnaryCall final : public CqHandler,
   boost::asio::awaitable<void> Exchange(routes::UpstreamCall call);
   /// Called from the CQ thread when the caller cancels (or the server shuts the call down).
   void Cancel();
-  /// Ends the exchange once, from the strand: the call is finished here when the CQ thread is
+  /// Ends the exchange once, from its executor: the call is finished here when the CQ thread is
   /// idle, otherwise on the CQ thread (CqInbox).
   void Complete(const grpc::Status& status);
   /// The access line, the metrics, and gRPC's Finish (see Complete for the thread).
@@ -96,8 +99,9 @@ class UnaryCall final : public CqHandler,
   std::chrono::steady_clock::time_point started_{};
   observability::AccessRecord record_;
 
-  // The Asio side, touched only on the strand once the exchange has started.
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+  // The Asio side, touched only on executor_ once the exchange has started: the I/O thread's
+  // own executor when there is one I/O thread (nothing can run beside it), else a strand.
+  boost::asio::any_io_executor executor_;
   boost::asio::steady_timer timer_;
   boost::asio::cancellation_signal cancel_;
   std::chrono::steady_clock::time_point deadline_{};

@@ -7,17 +7,19 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/optional/optional.hpp>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -126,6 +128,45 @@ class ResponseParser final : public http::basic_parser<false> {
 
   HttpResponse response_;
 };
+
+// Reads one message into `parser` with the rules of Beast's http::read: what `buffer` holds is
+// parsed first, then reads of up to 64 KiB each until the parser is done; the end of the stream
+// ends a body without a length, and before any byte it is http::error::end_of_stream. Awaits the
+// stream directly (no composed operation around each read). Returns the bytes the parser took.
+asio::awaitable<std::pair<error_code, std::size_t>> ReadMessage(TlsStream& stream,
+                                                                beast::flat_buffer& buffer,
+                                                                ResponseParser& parser) {
+  std::size_t total = 0;
+  error_code ec;
+  while (!parser.is_done()) {
+    if (buffer.size() > 0) {
+      const std::size_t used = parser.put(buffer.data(), ec);
+      total += used;
+      buffer.consume(used);
+      if (!ec) continue;
+      if (ec != http::error::need_more) co_return std::pair{ec, total};
+      ec = {};
+    }
+    const std::size_t size = beast::read_size(buffer, 65536);
+    if (size == 0) co_return std::pair{error_code(http::error::buffer_overflow), total};
+    asio::mutable_buffer space;
+    try {
+      space = buffer.prepare(size);
+    } catch (const std::length_error&) {
+      co_return std::pair{error_code(http::error::buffer_overflow), total};
+    }
+    auto [read_ec, read] = co_await stream.ReadSome(space);
+    buffer.commit(read);
+    if (read_ec == asio::error::eof) {
+      if (!parser.got_some()) co_return std::pair{error_code(http::error::end_of_stream), total};
+      parser.put_eof(ec);  // the body ends with the stream
+      if (ec) co_return std::pair{ec, total};
+      continue;
+    }
+    if (read_ec) co_return std::pair{read_ec, total};
+  }
+  co_return std::pair{ec, total};
+}
 
 }  // namespace
 
@@ -344,20 +385,23 @@ asio::awaitable<HttpsClient::AttemptResult> HttpsClient::Attempt(
   CloseOnCancel(cancel, connection);
   const SocketDeadline guard(co_await asio::this_coro::executor, connection.stream.socket(),
                              deadline);
-  auto [write_ec, written] = co_await asio::async_write(
-      connection.stream, asio::buffer(connection.request_bytes), kAsTuple);
-  if (write_ec) {
+  if (const error_code write_ec =
+          co_await connection.stream.Write(asio::buffer(connection.request_bytes));
+      write_ec) {
     result.response = failure("write request", guard.Translate(write_ec));
     result.failed_before_response = true;
     co_return result;
   }
+  // The answer cannot be there yet: the thread's other ready work (other calls' requests and
+  // answers) runs first, so that the read usually finds the answer waiting instead of failing
+  // with EAGAIN and asking the reactor (README "Performance": syscalls per call).
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
 
   while (true) {
     ResponseParser parser;
     parser.body_limit(options_.max_response_body_bytes);
     parser.header_limit(options_.max_response_header_bytes);
-    auto [read_ec, read] =
-        co_await http::async_read(connection.stream, connection.buffer, parser, kAsTuple);
+    auto [read_ec, read] = co_await ReadMessage(connection.stream, connection.buffer, parser);
     if (read_ec) {
       read_ec = guard.Translate(read_ec);
       result.failed_before_response =

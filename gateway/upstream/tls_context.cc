@@ -17,6 +17,15 @@ absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> MakeClientTlsContext(
   // with thousands of connections open (a burst against a slow upstream) that is most of the
   // gateway's memory.
   SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+  // TLS 1.3 suites, AES-128-GCM offered first (as Go and BoringSSL do on CPUs with AES
+  // instructions): it encrypts a short record in about two thirds of AES-256-GCM's time, and its
+  // SHA-256 key schedule runs on the SHA instructions, where SHA-384's does not (README
+  // "Performance"). All three remain acceptable; a server that prefers its own order still wins.
+  if (SSL_CTX_set_ciphersuites(
+          context->native_handle(),
+          "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256") != 1) {
+    return absl::InternalError("cannot set the TLS 1.3 cipher suites");
+  }
   context->set_verify_mode(ssl::verify_peer);
   boost::system::error_code ec;
   if (ca_file.empty()) {

@@ -176,4 +176,38 @@ asio::awaitable<error_code> TlsStream::Handshake() {
   }
 }
 
+asio::awaitable<std::pair<error_code, std::size_t>> TlsStream::ReadSome(
+    asio::mutable_buffer buffer) {
+  while (true) {
+    // A closed socket (the call cancelled) may have had its descriptor reused: never touch it.
+    if (!socket_.is_open()) co_return std::pair{error_code(asio::error::bad_descriptor), 0};
+    std::size_t read = 0;
+    error_code ec;
+    const Step step = Try(/*read=*/true, buffer, &read, &ec);
+    if (step == Step::kDone) co_return std::pair{ec, read};
+    auto [wait_ec] =
+        co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
+                                                            : asio::ip::tcp::socket::wait_write,
+                                    asio::as_tuple(asio::use_awaitable));
+    if (wait_ec) co_return std::pair{wait_ec, 0};
+  }
+}
+
+asio::awaitable<error_code> TlsStream::Write(asio::const_buffer data) {
+  // SSL_write_ex retried after a wait must be given the same buffer, which `data` stays.
+  const asio::mutable_buffer buffer(const_cast<void*>(data.data()), data.size());  // only read
+  while (true) {
+    if (!socket_.is_open()) co_return asio::error::bad_descriptor;
+    std::size_t written = 0;
+    error_code ec;
+    const Step step = Try(/*read=*/false, buffer, &written, &ec);
+    if (step == Step::kDone) co_return ec;  // without partial writes, all or nothing
+    auto [wait_ec] =
+        co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
+                                                            : asio::ip::tcp::socket::wait_write,
+                                    asio::as_tuple(asio::use_awaitable));
+    if (wait_ec) co_return wait_ec;
+  }
+}
+
 }  // namespace codearts::upstream

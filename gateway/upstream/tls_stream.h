@@ -3,19 +3,13 @@
 
 #include <openssl/ssl.h>
 
-#include <algorithm>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
-#include <string>
 #include <utility>
 
 namespace codearts::upstream {
@@ -24,10 +18,8 @@ namespace codearts::upstream {
 /// the descriptor): the reactor is asked only whether the socket is readable or writable. Unlike
 /// asio::ssl::stream there is no BIO pair and no pair of 17 KiB staging buffers per connection: a
 /// record goes from the kernel to OpenSSL's own buffer (released while idle,
-/// SSL_MODE_RELEASE_BUFFERS) and from there to the caller's buffer, and a write of several buffers
-/// is one record.
+/// SSL_MODE_RELEASE_BUFFERS) and from there to the caller's buffer.
 ///
-/// Meets Asio's AsyncReadStream and AsyncWriteStream (Beast's HTTP reads and writes use it).
 /// Not thread-safe: one operation of each direction at a time, from one strand. There are no
 /// timeouts here: the caller closes or cancels the socket (see HttpsClient).
 class TlsStream {
@@ -52,17 +44,16 @@ class TlsStream {
   /// verification is an SSL error; SSL_get_verify_result says why).
   boost::asio::awaitable<boost::system::error_code> Handshake();
 
-  template <typename MutableBuffers, typename Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        Op{*this, /*read=*/true, FirstBuffer(buffers), {}}, token, socket_);
-  }
+  /// Reads what OpenSSL can give into `buffer` (up to its size): at once when it holds or can
+  /// read decrypted bytes, otherwise after waiting for the socket. Returns the error (eof after
+  /// close_notify, ssl::error::stream_truncated for an end without it) and the bytes read.
+  /// Awaited directly: a read that needs no wait completes without a trip through the executor.
+  boost::asio::awaitable<std::pair<boost::system::error_code, std::size_t>> ReadSome(
+      boost::asio::mutable_buffer buffer);
 
-  template <typename ConstBuffers, typename Token>
-  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
-        Op{*this, /*read=*/false, Linearize(buffers), {}}, token, socket_);
-  }
+  /// Writes all of `data` (records of up to 16 KiB; a request is one record), waiting for the
+  /// socket only when it cannot take more. Returns the first error.
+  boost::asio::awaitable<boost::system::error_code> Write(boost::asio::const_buffer data);
 
  private:
   enum class Step { kDone, kWantRead, kWantWrite };
@@ -74,90 +65,10 @@ class TlsStream {
   Step TryHandshake(boost::system::error_code* ec);
   Step Classify(int result, boost::system::error_code* ec);
 
-  template <typename MutableBuffers>
-  static boost::asio::mutable_buffer FirstBuffer(const MutableBuffers& buffers) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      boost::asio::mutable_buffer buffer(*it);
-      if (buffer.size() > 0) return buffer;
-    }
-    return {};
-  }
-
-  // A write of several buffers (Beast hands over the header fields and the body as a sequence)
-  // is copied into one, so that it goes out as one TLS record rather than one per piece.
-  template <typename ConstBuffers>
-  boost::asio::mutable_buffer Linearize(const ConstBuffers& buffers) {
-    constexpr std::size_t kMaxRecord = std::size_t{16} * 1024;
-    std::size_t pieces = 0;
-    boost::asio::const_buffer first;
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      boost::asio::const_buffer buffer(*it);
-      if (buffer.size() == 0) continue;
-      if (pieces++ == 0) first = buffer;
-    }
-    if (pieces <= 1) {
-      return {const_cast<void*>(first.data()), first.size()};  // only read by SSL_write_ex
-    }
-    scratch_.clear();
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers) && scratch_.size() < kMaxRecord; ++it) {
-      boost::asio::const_buffer buffer(*it);
-      const std::size_t take = std::min(buffer.size(), kMaxRecord - scratch_.size());
-      scratch_.append(static_cast<const char*>(buffer.data()), take);
-    }
-    return {scratch_.data(), scratch_.size()};
-  }
-
-  struct Op {
-    TlsStream& stream;
-    bool read;
-    boost::asio::mutable_buffer buffer;
-    // Set once the outcome is known and the completion has been posted.
-    struct {
-      bool done = false;
-      bool waited = false;
-      boost::system::error_code ec;
-      std::size_t transferred = 0;
-    } state;
-
-    template <typename Self>
-    void operator()(Self& self, boost::system::error_code ec = {}) {
-      if (state.done) {
-        self.complete(state.ec, state.transferred);
-        return;
-      }
-      if (ec) {
-        self.complete(ec, 0);
-        return;
-      }
-      const Step step = stream.Try(read, buffer, &state.transferred, &state.ec);
-      if (step != Step::kDone) {
-        state.waited = true;
-        stream.socket_.async_wait(step == Step::kWantRead
-                                      ? boost::asio::ip::tcp::socket::wait_read
-                                      : boost::asio::ip::tcp::socket::wait_write,
-                                  std::move(self));
-        return;
-      }
-      if (state.waited) {
-        self.complete(state.ec, state.transferred);
-        return;
-      }
-      // Done without waiting, still inside the initiating call: complete through the
-      // handler's executor, as Asio's own operations do, never from within the initiation.
-      state.done = true;
-      auto executor = boost::asio::get_associated_executor(self, stream.socket_.get_executor());
-      boost::asio::post(executor, [self = std::move(self)]() mutable { self(); });
-    }
-  };
-
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
   bool attached_ = false;  // the SSL has its BIO on the socket
   int fd_ = -1;            // the socket's descriptor, what the BIO reads and writes
-  std::string scratch_;
 };
 
 }  // namespace codearts::upstream
