@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace codearts::upstream {
 namespace {
@@ -61,6 +62,15 @@ TEST(SerializeRequestTest, ControlCharacterInAHeaderIsRefused) {
   EXPECT_EQ(SerializeRequest(request, "h", &wire).code(), absl::StatusCode::kInternal);
 }
 
+// Serializes the Stop request with one more header, `value` with `byte` at `at`.
+absl::Status SerializeWithHeaderValue(std::string value, std::size_t at, char byte) {
+  HttpRequest request = StopRequest();
+  value[at] = byte;
+  request.headers.emplace_back("X-Value", std::move(value));
+  std::string wire;
+  return SerializeRequest(request, "h", &wire);
+}
+
 // The check reads eight bytes at a time: every forbidden byte is found at every offset of a
 // long value, and what is allowed (HTAB, printable ASCII, bytes above 0x7f) passes wherever it is.
 TEST(SerializeRequestTest, EveryForbiddenByteIsFoundAtEveryOffset) {
@@ -72,23 +82,13 @@ TEST(SerializeRequestTest, EveryForbiddenByteIsFoundAtEveryOffset) {
   const std::string clean = "0123456789abcdefghijklmnopqrstu";  // 31 bytes
   for (const char bad : forbidden) {
     for (std::size_t at = 0; at < clean.size(); ++at) {
-      HttpRequest request = StopRequest();
-      std::string value = clean;
-      value[at] = bad;
-      request.headers.emplace_back("X-Value", value);
-      std::string wire;
-      EXPECT_EQ(SerializeRequest(request, "h", &wire).code(), absl::StatusCode::kInternal)
+      EXPECT_EQ(SerializeWithHeaderValue(clean, at, bad).code(), absl::StatusCode::kInternal)
           << "byte " << static_cast<int>(static_cast<unsigned char>(bad)) << " at " << at;
     }
   }
   for (const char good : {'\t', ' ', '~', '\x80', '\xa0', '\xff'}) {
     for (std::size_t at = 0; at < clean.size(); ++at) {
-      HttpRequest request = StopRequest();
-      std::string value = clean;
-      value[at] = good;
-      request.headers.emplace_back("X-Value", value);
-      std::string wire;
-      EXPECT_TRUE(SerializeRequest(request, "h", &wire).ok())
+      EXPECT_TRUE(SerializeWithHeaderValue(clean, at, good).ok())
           << "byte " << static_cast<int>(static_cast<unsigned char>(good)) << " at " << at;
     }
   }
