@@ -100,7 +100,9 @@ TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
   const upstream::ConnectionPool::Stats stats = client_->pool().GetStats();
   EXPECT_EQ(stats.waiting, 0u);
   EXPECT_LE(stats.open, 4u);
-  EXPECT_EQ(stats.idle, stats.open);
+  // Every connection is back in the pool, or still being opened: an opening started for a call
+  // that another connection's release served first goes on and lands in the pool later.
+  EXPECT_EQ(stats.idle + stats.connecting, stats.open);
 }
 
 TEST_F(HttpsClientTest, NewConnectionsResumeTheTlsSessionOfAnEarlierOne) {
