@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "auth/credentials_file.h"
+#include "observability/thread_name.h"
 #include "upstream/tls_context.h"
 
 namespace codearts::app {
@@ -70,7 +71,12 @@ Gateway::~Gateway() { Shutdown(std::chrono::system_clock::now()); }
 
 absl::Status Gateway::Start() {
   io_threads_.reserve(static_cast<std::size_t>(settings_.io_threads));
-  for (int i = 0; i < settings_.io_threads; ++i) io_threads_.emplace_back([this] { io_.run(); });
+  for (int i = 0; i < settings_.io_threads; ++i) {
+    io_threads_.emplace_back([this, i] {
+      observability::NameThisThread(absl::StrCat("gw-io-", i));
+      io_.run();
+    });
+  }
   if (admin_) {
     if (absl::Status started = admin_->Start(settings_.admin_listen); !started.ok()) {
       return started;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "api_descriptor_set.h"
 #include "observability/log.h"
+#include "observability/thread_name.h"
 #include "service/unary_call.h"
 #include "service/watch_call.h"
 
@@ -108,10 +109,16 @@ absl::Status GatewayServer::Start(const ListenOptions& options) {
     }
   }
   health_.Start(*cq_);
-  cq_thread_ = std::thread([this] { inbox_->Poll(); });
+  cq_thread_ = std::thread([this] {
+    observability::NameThisThread("gw-cq");
+    inbox_->Poll();
+  });
   if (health_server_) {
     probe_health_.Start(*probe_cq_);
-    probe_thread_ = std::thread([this] { PollCompletionQueue(*probe_cq_); });
+    probe_thread_ = std::thread([this] {
+      observability::NameThisThread("gw-probe-cq");
+      PollCompletionQueue(*probe_cq_);
+    });
   }
   return absl::OkStatus();
 }

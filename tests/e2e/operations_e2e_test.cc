@@ -2,15 +2,19 @@
 // under traffic, TLS and mutual TLS on the gRPC listener, trace context passed upstream.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "e2e/gateway_fixture.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -216,6 +220,30 @@ TEST(DrainE2eTest, HealthOnlyListenerDoesNotServeThePipelineService) {
   pipeline::v1::StopResponse response;
   EXPECT_EQ(stub->Stop(&context, request, &response).error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(standin.Requests().size(), 0u);
+}
+
+// The names `top -H`, `perf` and /proc show for the gateway's own threads.
+std::vector<std::string> ThreadNamesOfThisProcess() {
+  std::vector<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.push_back(name);
+  }
+  return names;
+}
+
+TEST(ThreadsE2eTest, TheGatewaysThreadsAreNamed) {
+  CodeArtsStandin standin(StandinWithTestKeys(), SharedPki());
+  GatewayOptions options;
+  options.health_listener = true;
+  GatewayUnderTest gateway(standin, options);
+  ASSERT_TRUE(gateway.Stop(kPipelineId, kBuildId).status.ok());
+  const std::vector<std::string> names = ThreadNamesOfThisProcess();
+  for (const char* expected : {"gw-cq", "gw-io-0", "gw-probe-cq"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end())
+        << expected << " not among " << absl::StrJoin(names, ", ");
+  }
 }
 
 TEST(DrainE2eTest, InFlightCallsUnderLoadAllFinishWithinTheDrainTimeout) {
