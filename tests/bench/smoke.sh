@@ -26,7 +26,11 @@ pids+=($!)
 "$pipelinectl" health --target="unix:$work/gw.sock" --timeout=10s >/dev/null
 
 "$pipelinectl" bench --target="unix:$work/gw.sock" --concurrency=4 --calls=200
-"$pipelinectl" bench --target="unix:$work/gw.sock" --rate=200 --duration=1s --warmup=200ms
+# The open loop at a rate the sanitizer builds keep up with on a loaded 2-core machine: at 200/s
+# under ThreadSanitizer the calls queued behind dozens of new TLS connections (each handshake
+# instrumented on both sides) and some reached their deadline; the leg is here to keep the open
+# loop working, the benchmark measures it.
+"$pipelinectl" bench --target="unix:$work/gw.sock" --rate=50 --duration=1s --warmup=200ms
 "$https_load" --endpoint="$endpoint" --ca-file="$work/ca.pem" --concurrency=4 --calls=200
 # A run with failures must say so: no gateway behind this socket.
 if "$pipelinectl" bench --target="unix:$work/nothing.sock" --concurrency=1 --calls=3 \
