@@ -1,6 +1,5 @@
 #include "upstream/connection_pool.h"
 
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,8 +20,12 @@ struct ConnectionPool::Waiter {
   // connection to use, or the failure of the opening it owned.
   std::unique_ptr<Connection> connection;
   std::optional<ConnectResult> failure;
-  // The opening started (or adopted) on this waiter's behalf, if any. Guarded by the pool mutex.
+  // The opening started (or adopted) on this waiter's behalf, if any, and the waiter's place
+  // in the queue. Guarded by the pool mutex; changed only through SetOpeningLocked,
+  // EnqueueLocked and DequeueLocked, which keep the count of waiters without an opening.
   std::shared_ptr<Opening> opening;
+  std::list<std::shared_ptr<Waiter>>::iterator position;
+  bool queued = false;
   // Set on the waiter's strand when the caller cancels.
   bool cancelled = false;
 };
@@ -34,6 +37,9 @@ struct ConnectionPool::Opening {
   asio::strand<asio::io_context::executor_type> strand;  // where the connect runs
   std::unique_ptr<Connection> connection;  // touched on `strand` only, but for its creation
   std::weak_ptr<Waiter> owner;             // guarded by the pool mutex
+  // Guarded by the pool mutex: its place in openings_, and whether it is in orphans_.
+  std::list<std::shared_ptr<Opening>>::iterator position;
+  bool orphan = false;
 };
 
 ConnectionPool::ConnectionPool(asio::io_context& io, asio::ssl::context& tls, PoolOptions options,
@@ -67,19 +73,39 @@ void ConnectionPool::Wake(const std::shared_ptr<Waiter>& waiter) {
   asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
 }
 
+void ConnectionPool::EnqueueLocked(const std::shared_ptr<Waiter>& waiter) {
+  waiter->position = waiters_.insert(waiters_.end(), waiter);
+  waiter->queued = true;
+  if (!waiter->opening) ++waiters_without_opening_;
+}
+
+void ConnectionPool::DequeueLocked(Waiter& waiter) {
+  if (!waiter.queued) return;
+  if (!waiter.opening) --waiters_without_opening_;
+  waiter.queued = false;
+  waiters_.erase(waiter.position);
+}
+
+void ConnectionPool::SetOpeningLocked(Waiter& waiter, std::shared_ptr<Opening> opening) {
+  if (waiter.queued && !waiter.opening && opening) --waiters_without_opening_;
+  if (waiter.queued && waiter.opening && !opening) ++waiters_without_opening_;
+  waiter.opening = std::move(opening);
+}
+
 void ConnectionPool::StartOpeningLocked(const std::shared_ptr<Waiter>& owner) {
   auto opening = std::make_shared<Opening>(asio::make_strand(io_));
   opening->connection = std::make_unique<Connection>(io_, tls_, next_id_++);
   opening->owner = owner;
-  owner->opening = opening;
-  openings_.push_back(opening);
+  SetOpeningLocked(*owner, opening);
+  opening->position = openings_.insert(openings_.end(), opening);
   asio::co_spawn(opening->strand, RunOpening(opening), asio::detached);
 }
 
 void ConnectionPool::StartOpeningsLocked() {
   if (closed_) return;
-  for (const auto& waiter : waiters_) {
-    if (open_ >= options_.max_connections) return;
+  for (auto it = waiters_.begin();
+       it != waiters_.end() && waiters_without_opening_ > 0 && open_ < options_.max_connections;) {
+    const std::shared_ptr<Waiter>& waiter = *it++;
     if (waiter->opening) continue;
     ++open_;
     StartOpeningLocked(waiter);
@@ -88,16 +114,20 @@ void ConnectionPool::StartOpeningsLocked() {
 
 void ConnectionPool::PassOnOpeningLocked(const std::shared_ptr<Opening>& opening) {
   opening->owner.reset();
-  for (const auto& waiter : waiters_) {
-    if (waiter->opening) continue;
-    waiter->opening = opening;
-    opening->owner = waiter;
-    return;
+  if (waiters_without_opening_ > 0) {
+    for (const auto& waiter : waiters_) {
+      if (waiter->opening) continue;
+      SetOpeningLocked(*waiter, opening);
+      opening->owner = waiter;
+      return;
+    }
   }
+  opening->orphan = true;
+  orphans_.push_back(opening);
 }
 
 void ConnectionPool::RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter) {
-  std::erase(waiters_, waiter);
+  DequeueLocked(*waiter);
   if (std::shared_ptr<Opening> opening = std::move(waiter->opening)) PassOnOpeningLocked(opening);
 }
 
@@ -117,9 +147,10 @@ asio::awaitable<void> ConnectionPool::RunOpening(std::shared_ptr<Opening> openin
   ConnectResult result =
       co_await connector_(connection, std::chrono::steady_clock::now() + options_.connect_timeout);
   std::lock_guard lock(mutex_);
-  std::erase(openings_, opening);
+  openings_.erase(opening->position);
+  if (opening->orphan) std::erase(orphans_, opening);
   std::shared_ptr<Waiter> owner = opening->owner.lock();
-  if (owner) owner->opening.reset();
+  if (owner) SetOpeningLocked(*owner, nullptr);
   if (result.status.ok() && !closed_) {
     connection.established = true;
     connection.idle_since = std::chrono::steady_clock::now();
@@ -131,7 +162,7 @@ asio::awaitable<void> ConnectionPool::RunOpening(std::shared_ptr<Opening> openin
   opening->connection.reset();
   --open_;
   if (owner) {
-    std::erase(waiters_, owner);
+    DequeueLocked(*owner);
     if (result.status.ok()) result.status = absl::CancelledError("the connection pool is closed");
     owner->failure = std::move(result);
     Wake(owner);
@@ -165,13 +196,14 @@ asio::awaitable<Acquired> ConnectionPool::Acquire(std::chrono::steady_clock::tim
     }
     if (!found) {
       waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
-      waiters_.push_back(waiter);
+      EnqueueLocked(waiter);
       // An opening whose call has gone is adopted; otherwise one is started, below the cap.
-      auto orphan = std::find_if(openings_.begin(), openings_.end(),
-                                 [](const auto& opening) { return opening->owner.expired(); });
-      if (orphan != openings_.end()) {
-        waiter->opening = *orphan;
-        (*orphan)->owner = waiter;
+      if (!orphans_.empty()) {
+        std::shared_ptr<Opening> orphan = std::move(orphans_.back());
+        orphans_.pop_back();
+        orphan->orphan = false;
+        orphan->owner = waiter;
+        SetOpeningLocked(*waiter, std::move(orphan));
       } else if (open_ < options_.max_connections) {
         ++open_;
         StartOpeningLocked(waiter);

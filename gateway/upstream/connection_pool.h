@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -138,6 +138,11 @@ class ConnectionPool {
   // `waiter` leaves the queue: its opening, if any, passes to a waiter that has none.
   void RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter);
   void PassOnOpeningLocked(const std::shared_ptr<Opening>& opening);
+  // The queue and the openings, each change in O(1) so that thousands of calls waiting at once
+  // (a burst against a slow upstream) cost no more each than a few.
+  void EnqueueLocked(const std::shared_ptr<Waiter>& waiter);
+  void DequeueLocked(Waiter& waiter);
+  void SetOpeningLocked(Waiter& waiter, std::shared_ptr<Opening> opening);
   static void Wake(const std::shared_ptr<Waiter>& waiter);
 
   boost::asio::io_context& io_;
@@ -147,8 +152,12 @@ class ConnectionPool {
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Connection>> idle_;  // LIFO: the warmest connection first
-  std::deque<std::shared_ptr<Waiter>> waiters_;
-  std::vector<std::shared_ptr<Opening>> openings_;
+  std::list<std::shared_ptr<Waiter>> waiters_;     // FIFO
+  std::size_t waiters_without_opening_ = 0;
+  std::list<std::shared_ptr<Opening>> openings_;
+  // Openings whose call has gone and that no waiter has adopted yet (few: calls that ended
+  // while their connection was being established).
+  std::vector<std::shared_ptr<Opening>> orphans_;
   std::size_t open_ = 0;  // idle + lent out + being established
   std::uint64_t next_id_ = 1;
   bool closed_ = false;

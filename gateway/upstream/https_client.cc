@@ -204,9 +204,36 @@ HttpsClient::~HttpsClient() {
 
 void HttpsClient::Close() { pool_.Close(); }
 
-void HttpsClient::OfferSession(Connection& connection) {
+bool HttpsClient::OfferSession(Connection& connection) {
+  SSL* ssl = connection.stream.native_handle();
   std::lock_guard lock(session_mutex_);
-  if (session_ != nullptr) SSL_set_session(connection.stream.native_handle(), session_);
+  if (session_ == nullptr) return true;
+  SSL_set_session(ssl, session_);
+  // A TLS 1.2 session resumes without a key exchange, but a ClientHello that also offers TLS 1.3
+  // carries a key share for it (an X25519 key pair, about a tenth of the gateway's CPU in a burst
+  // of new connections). When the server answered such an offer with TLS 1.2 not long ago, it
+  // would again: offer TLS 1.2 alone. That first answer was protected against a downgrade (the
+  // TLS 1.3 sentinel in the server's random), and the offer of TLS 1.3 returns once the window
+  // passes, so a server that has moved on is not held at TLS 1.2 for long.
+  const bool tls12_only =
+      SSL_SESSION_get_protocol_version(session_) == TLS1_2_VERSION &&
+      tls13_declined_at_ != std::chrono::steady_clock::time_point{} &&
+      std::chrono::steady_clock::now() - tls13_declined_at_ < options_.tls12_only_for;
+  if (tls12_only) SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+  return !tls12_only;
+}
+
+void HttpsClient::NoteHandshake(const Connection& connection, bool offered_tls13, bool succeeded) {
+  std::lock_guard lock(session_mutex_);
+  if (!succeeded) {
+    // A handshake offering TLS 1.2 alone failed: perhaps the server now requires TLS 1.3.
+    if (!offered_tls13) tls13_declined_at_ = {};
+    return;
+  }
+  if (!offered_tls13) return;
+  const bool declined = SSL_version(connection.stream.native_handle()) == TLS1_2_VERSION;
+  tls13_declined_at_ =
+      declined ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
 }
 
 void HttpsClient::ShareSession(Connection& connection) {
@@ -324,8 +351,9 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
                   : X509_VERIFY_PARAM_set1_host(verify_param, host.c_str(), host.size())) != 1) {
     co_return absl::InternalError("cannot set the name to verify the upstream certificate for");
   }
-  OfferSession(connection);
+  const bool offered_tls13 = OfferSession(connection);
   const error_code handshake_ec = guard.Translate(co_await connection.stream.Handshake());
+  NoteHandshake(connection, offered_tls13, !handshake_ec);
   if (handshake_ec) {
     const long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {

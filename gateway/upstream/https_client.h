@@ -30,6 +30,11 @@ struct ClientOptions {
   std::size_t max_response_body_bytes = std::size_t{1024} * 1024;
   std::uint32_t max_response_header_bytes = 64 * 1024;
   RetryOptions retry;
+  /// How long a server seen to answer an offer of TLS 1.3 with TLS 1.2 is taken to speak 1.2
+  /// only: within it, a connection resuming a TLS 1.2 session offers TLS 1.2 alone (no TLS 1.3
+  /// key share to compute); after it, the next connection offers TLS 1.3 again. Zero: always
+  /// offer TLS 1.3.
+  std::chrono::steady_clock::duration tls12_only_for = std::chrono::minutes(10);
 };
 
 /// One request attempt that reached the wire (a connection was obtained for it).
@@ -122,9 +127,15 @@ class HttpsClient {
   // The last resumable TLS session from this endpoint, offered to each new connection: a
   // resumed handshake skips certificate verification, which is most of a new connection's CPU.
   void ShareSession(Connection& connection);
-  void OfferSession(Connection& connection);
+  // Offers the shared session to `connection`; returns whether the connection offers TLS 1.3.
+  bool OfferSession(Connection& connection);
+  // Records what a handshake that offered TLS 1.3 (when `offered_tls13`) says of the server.
+  void NoteHandshake(const Connection& connection, bool offered_tls13, bool succeeded);
   std::mutex session_mutex_;
   SSL_SESSION* session_ = nullptr;  // guarded by session_mutex_; owned
+  // When the server last answered an offer of TLS 1.3 with TLS 1.2; unset (the epoch) when it
+  // has not, or has since spoken TLS 1.3. Guarded by session_mutex_.
+  std::chrono::steady_clock::time_point tls13_declined_at_{};
   std::mutex random_mutex_;
   std::mt19937_64 random_;
 };

@@ -3,7 +3,9 @@
 // This is the part of the gateway where its own threads meet, so it is what TSan is run on.
 #include "upstream/https_client.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -23,6 +25,7 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::CodeArtsStandin;
+using ::testing::ElementsAre;
 using testing::RecordedRequest;
 using testing::StandinReply;
 
@@ -33,9 +36,9 @@ class HttpsClientTest : public ::testing::Test {
         upstream::MakeClientTlsContext(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
     ASSERT_TRUE(tls.ok()) << tls.status();
     tls_ = std::move(*tls);
-    auto endpoint = upstream::ParseEndpoint(standin_.endpoint());
+    auto endpoint = upstream::ParseEndpoint(upstream().endpoint());
     ASSERT_TRUE(endpoint.ok());
-    upstream::ClientOptions options;
+    upstream::ClientOptions options = options_;
     options.pool.max_connections = max_connections;
     client_ = std::make_unique<upstream::HttpsClient>(io_, *tls_, *endpoint, options);
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { io_.run(); });
@@ -69,20 +72,47 @@ class HttpsClientTest : public ::testing::Test {
     return future;
   }
 
+  // The client talks to standin_ unless a test gives it a stand-in of its own (before
+  // StartClient).
+  CodeArtsStandin& upstream() { return own_standin_ ? *own_standin_ : standin_; }
+  void UseStandin(const testing::StandinOptions& options) {
+    own_standin_ = std::make_unique<CodeArtsStandin>(options, SharedPki());
+  }
+
+  // Holds two calls upstream until both have arrived, so that one takes the pooled connection
+  // and the other opens a new one.
+  void SendTwoAtOnce() {
+    const std::size_t before = upstream().Requests().size();
+    const auto gate = std::make_shared<testing::ReplyGate>();
+    upstream().SetHandler([gate](const RecordedRequest&) {
+      StandinReply reply = Ok(milliseconds(0));
+      reply.gate = gate;
+      return reply;
+    });
+    auto first = Send(seconds(10));
+    auto second = Send(seconds(10));
+    ASSERT_TRUE(upstream().WaitForRequests(before + 2, seconds(10)));
+    gate->Open();
+    ASSERT_TRUE(first.get().ok());
+    ASSERT_TRUE(second.get().ok());
+  }
+
+  static StandinReply Ok(milliseconds delay = milliseconds(0)) {
+    StandinReply reply;
+    reply.body = R"({"ok":true})";
+    reply.delay = delay;
+    return reply;
+  }
+
   CodeArtsStandin standin_{testing::StandinOptions{}, SharedPki()};
+  std::unique_ptr<CodeArtsStandin> own_standin_;
+  upstream::ClientOptions options_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{asio::make_work_guard(io_)};
   std::unique_ptr<asio::ssl::context> tls_;
   std::unique_ptr<upstream::HttpsClient> client_;
   std::vector<std::thread> threads_;
 };
-
-StandinReply Ok(milliseconds delay = milliseconds(0)) {
-  StandinReply reply;
-  reply.body = R"({"ok":true})";
-  reply.delay = delay;
-  return reply;
-}
 
 TEST_F(HttpsClientTest, ConcurrentExchangesShareABoundedPool) {
   standin_.SetHandler([](const RecordedRequest&) { return Ok(milliseconds(20)); });
@@ -110,23 +140,40 @@ TEST_F(HttpsClientTest, NewConnectionsResumeTheTlsSessionOfAnEarlierOne) {
   ASSERT_TRUE(Send(seconds(10)).get().ok());
   EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
   EXPECT_EQ(client_->GetStats().resumed_handshakes, 0u);
-  // Two at once, both held upstream until both have arrived: one took the pooled connection,
-  // the other had to open a new one, resuming the first one's session.
-  const auto gate = std::make_shared<testing::ReplyGate>();
-  standin_.SetHandler([gate](const RecordedRequest&) {
-    StandinReply reply = Ok(milliseconds(0));
-    reply.gate = gate;
-    return reply;
-  });
-  auto first = Send(seconds(10));
-  auto second = Send(seconds(10));
-  ASSERT_TRUE(standin_.WaitForRequests(3, seconds(10)));
-  gate->Open();
-  ASSERT_TRUE(first.get().ok());
-  ASSERT_TRUE(second.get().ok());
+  // Two at once: one takes the pooled connection, the other opens a new one, resuming the first
+  // one's session.
+  SendTwoAtOnce();
   EXPECT_EQ(standin_.ConnectionsAccepted(), 2u);
   EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
   EXPECT_EQ(client_->GetStats().resumed_handshakes, 1u);
+  // The server speaks TLS 1.3: the resuming connection offers it too.
+  EXPECT_THAT(standin_.ClientHellosOfferingTls13(), ElementsAre(true, true));
+}
+
+// A server that answered an offer of TLS 1.3 with TLS 1.2 is offered TLS 1.2 alone when its
+// session is resumed: no TLS 1.3 key share to compute for a protocol it does not speak.
+TEST_F(HttpsClientTest, ResumingATls12SessionOffersTls12Alone) {
+  testing::StandinOptions tls12_only;
+  tls12_only.max_tls_version = TLS1_2_VERSION;
+  UseStandin(tls12_only);
+  StartClient(/*max_connections=*/4);
+  ASSERT_TRUE(Send(seconds(10)).get().ok());
+  SendTwoAtOnce();
+  EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
+  EXPECT_EQ(client_->GetStats().resumed_handshakes, 1u);
+  EXPECT_THAT(upstream().ClientHellosOfferingTls13(), ElementsAre(true, false));
+}
+
+TEST_F(HttpsClientTest, WithoutATls12WindowEveryConnectionOffersTls13) {
+  testing::StandinOptions tls12_only;
+  tls12_only.max_tls_version = TLS1_2_VERSION;
+  UseStandin(tls12_only);
+  options_.tls12_only_for = std::chrono::steady_clock::duration::zero();
+  StartClient(/*max_connections=*/4);
+  ASSERT_TRUE(Send(seconds(10)).get().ok());
+  SendTwoAtOnce();
+  EXPECT_EQ(client_->GetStats().resumed_handshakes, 1u);
+  EXPECT_THAT(upstream().ClientHellosOfferingTls13(), ElementsAre(true, true));
 }
 
 TEST_F(HttpsClientTest, WaitingForAFullPoolIsBoundedByTheDeadline) {

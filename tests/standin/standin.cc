@@ -307,6 +307,7 @@ class CodeArtsStandin::Server {
   std::vector<RecordedRequest> Requests() const;
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
   std::size_t ConnectionsAccepted() const;
+  std::vector<bool> ClientHellosOfferingTls13() const;
   std::size_t ConnectionsClosed() const;
   bool WaitForConnectionsClosed(std::size_t n, std::chrono::milliseconds timeout) const;
   void StallHandshakes(std::function<bool(std::uint64_t)> stall);
@@ -315,6 +316,7 @@ class CodeArtsStandin::Server {
  private:
   class Connection;
   bool ShouldStall(std::uint64_t connection_id);
+  static int OnClientHello(SSL* ssl, int* alert, void* server);
 
   asio::awaitable<void> AcceptConnections();
   RecordedRequest Record(const http::request<http::string_body>& request,
@@ -333,6 +335,7 @@ class CodeArtsStandin::Server {
   std::size_t closed_ = 0;                    // guarded by mutex_
   std::function<bool(std::uint64_t)> stall_;  // guarded by mutex_
   std::size_t stalled_ = 0;                   // guarded by mutex_
+  std::vector<bool> hellos_offering_tls13_;   // guarded by mutex_
 
   // Touched on the io thread only.
   std::uint64_t last_connection_id_ = 0;
@@ -568,6 +571,10 @@ CodeArtsStandin::Server::Server(const StandinOptions& options, const TestPki& pk
       handler_(default_handler_),
       tls_(MakeServerTlsContext(options.cert, pki)),
       acceptor_(io_) {
+  if (options.max_tls_version != 0) {
+    SSL_CTX_set_max_proto_version(tls_.native_handle(), options.max_tls_version);
+  }
+  SSL_CTX_set_client_hello_cb(tls_.native_handle(), &Server::OnClientHello, this);
   const tcp::endpoint loopback(asio::ip::address_v4::loopback(), 0);
   acceptor_.open(loopback.protocol());
   acceptor_.bind(loopback);
@@ -723,6 +730,22 @@ std::size_t CodeArtsStandin::Server::ConnectionsAccepted() const {
   return accepted_;
 }
 
+int CodeArtsStandin::Server::OnClientHello(SSL* ssl, int* /*alert*/, void* server) {
+  const unsigned char* extension = nullptr;
+  std::size_t length = 0;
+  const bool offers_tls13 =
+      SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &extension, &length) == 1;
+  auto& self = *static_cast<Server*>(server);
+  const std::lock_guard lock(self.mutex_);
+  self.hellos_offering_tls13_.push_back(offers_tls13);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+std::vector<bool> CodeArtsStandin::Server::ClientHellosOfferingTls13() const {
+  const std::lock_guard lock(mutex_);
+  return hellos_offering_tls13_;
+}
+
 std::size_t CodeArtsStandin::Server::ConnectionsClosed() const {
   const std::lock_guard lock(mutex_);
   return closed_;
@@ -793,6 +816,10 @@ bool CodeArtsStandin::WaitForRequests(std::size_t n, std::chrono::milliseconds t
 }
 
 std::size_t CodeArtsStandin::ConnectionsAccepted() const { return server_->ConnectionsAccepted(); }
+
+std::vector<bool> CodeArtsStandin::ClientHellosOfferingTls13() const {
+  return server_->ClientHellosOfferingTls13();
+}
 void CodeArtsStandin::StallHandshakes(std::function<bool(std::uint64_t)> stall) {
   server_->StallHandshakes(std::move(stall));
 }

@@ -106,6 +106,8 @@ struct StandinOptions {
   /// The only X-Auth-Token value accepted; when empty every token is refused.
   std::string valid_token;
   ServerCert cert = ServerCert::kValid;
+  /// The highest TLS version spoken (an OpenSSL version constant); 0 for OpenSSL's (TLS 1.3).
+  int max_tls_version = 0;
   /// How far X-Sdk-Date may be from the stand-in's clock, either way.
   std::chrono::seconds max_clock_skew{15 * 60};
   /// The pipelines' world (see PipelineWorld): how long each job takes, and whether its clock
@@ -154,6 +156,9 @@ class CodeArtsStandin {
   PipelineWorld& world() { return *world_; }
 
   std::size_t ConnectionsAccepted() const;
+  /// For each ClientHello received so far, in order: whether it offered TLS 1.3 (carried the
+  /// supported_versions extension that a TLS 1.3 client must send).
+  std::vector<bool> ClientHellosOfferingTls13() const;
   /// From now on, each accepted connection for which `stall(connection_id)` is true has its TLS
   /// handshake never answered (the ClientHello is read and ignored) until the client closes it:
   /// an overloaded load balancer. An empty function stalls none.
