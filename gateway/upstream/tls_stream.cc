@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
@@ -20,8 +21,11 @@ namespace {
 
 // OpenSSL's socket BIO writes with write(2), which raises SIGPIPE on a connection the peer has
 // reset; the client is a library and does not rely on the process ignoring it. This BIO sends
-// with MSG_NOSIGNAL and receives with recv(2), on the descriptor its data points to.
-int Fd(BIO* bio) { return *static_cast<const int*>(BIO_get_data(bio)); }
+// with MSG_NOSIGNAL and receives with recv(2), on the descriptor of the TlsStream::BioState its
+// data points to, and holds writes back while that state says so.
+TlsStream::BioState& State(BIO* bio) {
+  return *static_cast<TlsStream::BioState*>(BIO_get_data(bio));
+}
 
 bool ShouldRetry(ssize_t result) {
   return result < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
@@ -29,20 +33,51 @@ bool ShouldRetry(ssize_t result) {
 
 int SocketWrite(BIO* bio, const char* data, int size) {
   BIO_clear_retry_flags(bio);
-  const ssize_t sent = ::send(Fd(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
-  if (ShouldRetry(sent)) BIO_set_retry_write(bio);
-  return static_cast<int>(sent);
+  TlsStream::BioState& state = State(bio);
+  const auto length = static_cast<std::size_t>(size);
+  if (state.hold) {
+    state.held.append(data, length);
+    return size;
+  }
+  if (state.held.empty()) {
+    const ssize_t sent = ::send(state.fd, data, length, MSG_NOSIGNAL);
+    if (ShouldRetry(sent)) BIO_set_retry_write(bio);
+    return static_cast<int>(sent);
+  }
+  // The held bytes first, and `data` in the same send when the socket takes both.
+  iovec parts[2] = {{state.held.data(), state.held.size()}, {const_cast<char*>(data), length}};
+  msghdr message{};
+  message.msg_iov = parts;
+  message.msg_iovlen = 2;
+  const ssize_t sent = ::sendmsg(state.fd, &message, MSG_NOSIGNAL);
+  if (sent < 0) {
+    if (ShouldRetry(sent)) BIO_set_retry_write(bio);
+    return -1;
+  }
+  const auto taken = static_cast<std::size_t>(sent);
+  if (taken <= state.held.size()) {
+    // The socket is full before any of `data` went: OpenSSL writes it again once it is writable.
+    state.held.erase(0, taken);
+    BIO_set_retry_write(bio);
+    return -1;
+  }
+  state.held.clear();
+  return static_cast<int>(taken - parts[0].iov_len);
 }
 
 int SocketRead(BIO* bio, char* data, int size) {
   BIO_clear_retry_flags(bio);
-  const ssize_t received = ::recv(Fd(bio), data, static_cast<std::size_t>(size), 0);
+  TlsStream::BioState& state = State(bio);
+  const ssize_t received = ::recv(state.fd, data, static_cast<std::size_t>(size), 0);
   if (ShouldRetry(received)) BIO_set_retry_read(bio);
+  if (received > 0 && state.hold_after_read) state.hold = true;
   return static_cast<int>(received);
 }
 
 long SocketControl(BIO* /*bio*/, int command, long /*number*/, void* /*pointer*/) {
-  return command == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered here
+  // A flush succeeds at once: held bytes go out when the stream next waits to read, or with the
+  // next write.
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
 const BIO_METHOD* SocketMethod() {
@@ -154,20 +189,59 @@ bool TlsStream::IdleAndOpen() {
   return SSL_has_pending(ssl_) == 0 && nothing_pending();
 }
 
+TlsStream::Step TlsStream::TrySendHeld(error_code* ec) {
+  *ec = {};
+  while (!bio_.held.empty()) {
+    const ssize_t sent = ::send(bio_.fd, bio_.held.data(), bio_.held.size(), MSG_NOSIGNAL);
+    if (ShouldRetry(sent)) return Step::kWantWrite;
+    if (sent < 0) {
+      *ec = error_code(errno, asio::error::get_system_category());
+      bio_.held.clear();
+      return Step::kDone;
+    }
+    bio_.held.erase(0, static_cast<std::size_t>(sent));
+  }
+  return Step::kDone;
+}
+
+void TlsStream::SendHeld() {
+  if (!attached_ || !socket_.is_open()) return;
+  error_code ignored;
+  TrySendHeld(&ignored);
+}
+
 asio::awaitable<error_code> TlsStream::Handshake() {
   error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) co_return ec;
   BIO* bio = SocketMethod() != nullptr ? BIO_new(SocketMethod()) : nullptr;
   if (bio == nullptr) co_return asio::error::no_memory;
-  fd_ = socket_.native_handle();
-  BIO_set_data(bio, &fd_);
+  bio_.fd = socket_.native_handle();
+  BIO_set_data(bio, &bio_);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // the SSL owns it now; the socket stays the socket's to close
   attached_ = true;
+  // The ClientHello goes at once. Each later flight is held until the handshake must wait for
+  // the server, and sent then; the last one is still held when the handshake ends, for the
+  // first write to take along.
+  bio_.hold_after_read = true;
   while (true) {
-    const Step step = TryHandshake(&ec);
-    if (step == Step::kDone) co_return ec;
+    Step step = TryHandshake(&ec);
+    if (step == Step::kDone) {
+      bio_.hold = false;
+      bio_.hold_after_read = false;
+      if (ec) SendHeld();  // an alert telling the server why
+      co_return ec;
+    }
+    if (step == Step::kWantRead) {
+      error_code send_ec;
+      if (TrySendHeld(&send_ec) == Step::kWantWrite) step = Step::kWantWrite;
+      if (send_ec) {
+        bio_.hold = false;
+        bio_.hold_after_read = false;
+        co_return send_ec;
+      }
+    }
     auto [wait_ec] =
         co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
                                                             : asio::ip::tcp::socket::wait_write,
@@ -183,8 +257,13 @@ asio::awaitable<std::pair<error_code, std::size_t>> TlsStream::ReadSome(
     if (!socket_.is_open()) co_return std::pair{error_code(asio::error::bad_descriptor), 0};
     std::size_t read = 0;
     error_code ec;
-    const Step step = Try(/*read=*/true, buffer, &read, &ec);
+    Step step = Try(/*read=*/true, buffer, &read, &ec);
     if (step == Step::kDone) co_return std::pair{ec, read};
+    if (step == Step::kWantRead && !bio_.held.empty()) {
+      // A read before any write: what the handshake held must reach the server first.
+      if (TrySendHeld(&ec) == Step::kWantWrite) step = Step::kWantWrite;
+      if (ec) co_return std::pair{ec, 0};
+    }
     auto [wait_ec] =
         co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
                                                             : asio::ip::tcp::socket::wait_write,

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
+#include <string>
 #include <utility>
 
 namespace codearts::upstream {
@@ -41,8 +42,14 @@ class TlsStream {
   bool IdleAndOpen();
 
   /// The client handshake on the connected socket; returns the first error (a failed
-  /// verification is an SSL error; SSL_get_verify_result says why).
+  /// verification is an SSL error; SSL_get_verify_result says why). The handshake's last flight
+  /// (the client's Finished) is held back and goes out in one send with the first write, the
+  /// request: one segment for the server to wake up for instead of two.
   boost::asio::awaitable<boost::system::error_code> Handshake();
+
+  /// Sends what the handshake held back, if anything, when the socket takes it at once: for a
+  /// connection that goes idle before its first request.
+  void SendHeld();
 
   /// Reads what OpenSSL can give into `buffer` (up to its size): at once when it holds or can
   /// read decrypted bytes, otherwise after waiting for the socket. Returns the error (eof after
@@ -65,10 +72,24 @@ class TlsStream {
   Step TryHandshake(boost::system::error_code* ec);
   Step Classify(int result, boost::system::error_code* ec);
 
+  // Sends the held bytes: kDone when they are all out (or on an error, in `ec`), kWantWrite when
+  // the socket must first become writable.
+  Step TrySendHeld(boost::system::error_code* ec);
+
+ public:
+  /// What the BIO on the socket works with (public for the BIO's functions only).
+  struct BioState {
+    int fd = -1;        // the socket's descriptor, what the BIO reads and writes
+    bool hold = false;  // writes are kept in `held` rather than sent (during the handshake)
+    bool hold_after_read = false;  // `hold` is set once the server's first bytes are read
+    std::string held;              // bytes written and not sent yet; they go before any later write
+  };
+
+ private:
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
   bool attached_ = false;  // the SSL has its BIO on the socket
-  int fd_ = -1;            // the socket's descriptor, what the BIO reads and writes
+  BioState bio_;
 };
 
 }  // namespace codearts::upstream
