@@ -243,5 +243,23 @@ TEST_F(HttpsClientTest, TruncatedBodyIsUnavailable) {
   EXPECT_NE(result.status().message().find("read response"), std::string::npos);
 }
 
+// A call that gives up while its connection is being opened leaves the opening to the pool, and
+// the next call adopts it rather than opening another: with a cap of one connection, the second
+// call waits on that handshake ("during connect"), not for a free slot ("pool exhausted").
+TEST_F(HttpsClientTest, AnOpeningWhoseCallHasGoneIsAdoptedByTheNextCall) {
+  standin_.StallHandshakes([](std::uint64_t) { return true; });
+  StartClient(/*max_connections=*/1);
+  const absl::StatusOr<upstream::HttpResponse> first = Send(milliseconds(200)).get();
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(first.status().message().find("during connect"), std::string::npos) << first.status();
+  const absl::StatusOr<upstream::HttpResponse> second = Send(milliseconds(200)).get();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(second.status().message().find("during connect"), std::string::npos) << second.status();
+  const upstream::ConnectionPool::Stats stats = client_->pool().GetStats();
+  EXPECT_EQ(stats.open, 1u);
+  EXPECT_EQ(stats.connecting, 1u);
+  EXPECT_EQ(stats.waiting, 0u);
+}
+
 }  // namespace
 }  // namespace codearts::e2e
