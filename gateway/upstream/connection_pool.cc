@@ -134,8 +134,12 @@ void ConnectionPool::RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter) {
 void ConnectionPool::HandOverLocked(std::unique_ptr<Connection> connection) {
   if (waiters_.empty()) {
     // A new connection nobody waits for any more: its handshake's last flight goes now, not
-    // with a request that may come much later.
-    if (connection->requests == 0) connection->stream.SendHeld();
+    // with a request that may come much later. One whose socket fails at that is not kept.
+    if (connection->requests == 0 && !connection->stream.SendHeld()) {
+      connection->Close();
+      --open_;
+      return;
+    }
     idle_.push_back(std::move(connection));
     return;
   }

@@ -138,8 +138,10 @@ class ConnectionPool {
   // `waiter` leaves the queue: its opening, if any, passes to a waiter that has none.
   void RemoveWaiterLocked(const std::shared_ptr<Waiter>& waiter);
   void PassOnOpeningLocked(const std::shared_ptr<Opening>& opening);
-  // The queue and the openings, each change in O(1) so that thousands of calls waiting at once
-  // (a burst against a slow upstream) cost no more each than a few.
+  // The queue, its count of waiters without an opening and the list of openings change in O(1)
+  // each, so that thousands of calls waiting at once (a burst against a slow upstream) cost no
+  // more each than a few. Finding a waiter without an opening (to start or pass on one) walks
+  // the queue past those that have one: at most max_connections of them.
   void EnqueueLocked(const std::shared_ptr<Waiter>& waiter);
   void DequeueLocked(Waiter& waiter);
   void SetOpeningLocked(Waiter& waiter, std::shared_ptr<Opening> opening);

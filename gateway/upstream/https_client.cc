@@ -50,6 +50,14 @@ void CloseOnCancel(asio::cancellation_slot& cancel, Connection& connection) {
 // Ends what is pending on `socket` once `deadline` passes (and makes later operations on it
 // fail at once), for as long as it lives; timed_out() says whether it did. Made and destroyed
 // on the coroutine's strand, where its handler runs too.
+// Whether a failed handshake ended in the TLS layer (an alert from the server, or the server
+// closing the connection mid-handshake, as some do on a version they do not speak) rather than
+// by a timeout, a cancellation or a socket error.
+bool RefusedByTheServer(const error_code& ec) {
+  return ec.category() == asio::error::get_ssl_category() ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
 class SocketDeadline {
  public:
   SocketDeadline(const asio::any_io_executor& executor, tcp::socket& socket,
@@ -223,11 +231,13 @@ bool HttpsClient::OfferSession(Connection& connection) {
   return !tls12_only;
 }
 
-void HttpsClient::NoteHandshake(const Connection& connection, bool offered_tls13, bool succeeded) {
+void HttpsClient::NoteHandshake(const Connection& connection, bool offered_tls13,
+                                const error_code& ec) {
   std::lock_guard lock(session_mutex_);
-  if (!succeeded) {
-    // A handshake offering TLS 1.2 alone failed: perhaps the server now requires TLS 1.3.
-    if (!offered_tls13) tls13_declined_at_ = {};
+  if (ec) {
+    // The server refused a handshake offering TLS 1.2 alone: perhaps it now requires TLS 1.3.
+    // A timeout or a reset says nothing of that (an overloaded server), so the window stays.
+    if (!offered_tls13 && RefusedByTheServer(ec)) tls13_declined_at_ = {};
     return;
   }
   if (!offered_tls13) return;
@@ -329,41 +339,51 @@ asio::awaitable<absl::Status> HttpsClient::Connect(Connection& connection,
 
   tcp::socket& socket = connection.stream.socket();
   const SocketDeadline guard(co_await asio::this_coro::executor, socket, deadline);
-  auto [connect_ec, connected] = co_await asio::async_connect(socket, endpoints, kAsTuple);
-  if (connect_ec) co_return failure("connect", guard.Translate(connect_ec));
-  socket.set_option(tcp::no_delay(true));
+  // Twice at most: a handshake that offered TLS 1.2 alone and was refused is done again on a
+  // new connection offering TLS 1.3 (the server may have moved to TLS 1.3 only).
+  for (bool may_redo = true;; may_redo = false) {
+    auto [connect_ec, connected] = co_await asio::async_connect(socket, endpoints, kAsTuple);
+    if (connect_ec) co_return failure("connect", guard.Translate(connect_ec));
+    socket.set_option(tcp::no_delay(true));
 
+    SSL* ssl = connection.stream.native_handle();
+    if (!is_literal) {
+      // SNI carries names only, never IP literals (RFC 6066 section 3).
+      // SSL_set_tlsext_host_name is a macro with a C-style cast; call what it expands to.
+      if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                   const_cast<char*>(host.c_str())) != 1) {
+        co_return absl::InternalError("cannot set TLS SNI host name");
+      }
+    }
+    // The peer's certificate must chain to a trusted CA and name `host` (a DNS name, or an IP
+    // address in an IP SAN), checked by OpenSSL during the handshake.
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+    X509_VERIFY_PARAM* verify_param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(verify_param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if ((is_literal ? X509_VERIFY_PARAM_set1_ip_asc(verify_param, host.c_str())
+                    : X509_VERIFY_PARAM_set1_host(verify_param, host.c_str(), host.size())) != 1) {
+      co_return absl::InternalError("cannot set the name to verify the upstream certificate for");
+    }
+    const bool offered_tls13 = OfferSession(connection);
+    const error_code handshake_ec = guard.Translate(co_await connection.stream.Handshake());
+    NoteHandshake(connection, offered_tls13, handshake_ec);
+    if (handshake_ec) {
+      const long verify = SSL_get_verify_result(ssl);
+      if (verify != X509_V_OK) {
+        *transient = false;  // a bad certificate stays bad
+        co_return absl::UnavailableError(
+            absl::StrCat("upstream ", endpoint_.authority, ": TLS handshake failed: certificate ",
+                         "verification failed: ", X509_verify_cert_error_string(verify)));
+      }
+      if (may_redo && !offered_tls13 && RefusedByTheServer(handshake_ec) &&
+          connection.stream.Renew()) {
+        continue;
+      }
+      co_return failure("TLS handshake", handshake_ec);
+    }
+    break;
+  }
   SSL* ssl = connection.stream.native_handle();
-  if (!is_literal) {
-    // SNI carries names only, never IP literals (RFC 6066 section 3).
-    // SSL_set_tlsext_host_name is a macro with a C-style cast; call what it expands to.
-    if (SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(host.c_str())) != 1) {
-      co_return absl::InternalError("cannot set TLS SNI host name");
-    }
-  }
-  // The peer's certificate must chain to a trusted CA and name `host` (a DNS name, or an IP
-  // address in an IP SAN), checked by OpenSSL during the handshake.
-  SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
-  X509_VERIFY_PARAM* verify_param = SSL_get0_param(ssl);
-  X509_VERIFY_PARAM_set_hostflags(verify_param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if ((is_literal ? X509_VERIFY_PARAM_set1_ip_asc(verify_param, host.c_str())
-                  : X509_VERIFY_PARAM_set1_host(verify_param, host.c_str(), host.size())) != 1) {
-    co_return absl::InternalError("cannot set the name to verify the upstream certificate for");
-  }
-  const bool offered_tls13 = OfferSession(connection);
-  const error_code handshake_ec = guard.Translate(co_await connection.stream.Handshake());
-  NoteHandshake(connection, offered_tls13, !handshake_ec);
-  if (handshake_ec) {
-    const long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK) {
-      *transient = false;  // a bad certificate stays bad
-      co_return absl::UnavailableError(
-          absl::StrCat("upstream ", endpoint_.authority, ": TLS handshake failed: certificate ",
-                       "verification failed: ", X509_verify_cert_error_string(verify)));
-    }
-    co_return failure("TLS handshake", handshake_ec);
-  }
   connection.established = true;
   *transient = false;
   (SSL_session_reused(ssl) == 1 ? resumed_handshakes_ : full_handshakes_)

@@ -129,8 +129,10 @@ class HttpsClient {
   void ShareSession(Connection& connection);
   // Offers the shared session to `connection`; returns whether the connection offers TLS 1.3.
   bool OfferSession(Connection& connection);
-  // Records what a handshake that offered TLS 1.3 (when `offered_tls13`) says of the server.
-  void NoteHandshake(const Connection& connection, bool offered_tls13, bool succeeded);
+  // Records what a handshake (`ec` its outcome) says of the server: a TLS 1.3 offer answered
+  // with TLS 1.2, or an offer of TLS 1.2 alone refused.
+  void NoteHandshake(const Connection& connection, bool offered_tls13,
+                     const boost::system::error_code& ec);
   std::mutex session_mutex_;
   SSL_SESSION* session_ = nullptr;  // guarded by session_mutex_; owned
   // When the server last answered an offer of TLS 1.3 with TLS 1.2; unset (the epoch) when it

@@ -105,6 +105,19 @@ TlsStream::TlsStream(asio::io_context& io, asio::ssl::context& tls)
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
 
+bool TlsStream::Renew() {
+  error_code ignored;
+  socket_.close(ignored);
+  SSL* renewed = SSL_new(SSL_get_SSL_CTX(ssl_));
+  if (renewed == nullptr) return false;
+  SSL_free(ssl_);
+  ssl_ = renewed;
+  SSL_set_read_ahead(ssl_, 1);
+  attached_ = false;
+  bio_ = BioState{};
+  return true;
+}
+
 TlsStream::Step TlsStream::Classify(int result, error_code* ec) {
   switch (SSL_get_error(ssl_, result)) {
     case SSL_ERROR_WANT_READ:
@@ -204,10 +217,17 @@ TlsStream::Step TlsStream::TrySendHeld(error_code* ec) {
   return Step::kDone;
 }
 
-void TlsStream::SendHeld() {
-  if (!attached_ || !socket_.is_open()) return;
-  error_code ignored;
-  TrySendHeld(&ignored);
+bool TlsStream::SendHeld() {
+  if (!attached_ || !socket_.is_open()) return false;
+  error_code ec;
+  TrySendHeld(&ec);  // what the socket cannot take yet goes before the first write
+  return !ec;
+}
+
+TlsStream::Step TlsStream::BeforeWait(Step step, error_code* ec) {
+  *ec = {};
+  if (step != Step::kWantRead || bio_.held.empty()) return step;
+  return TrySendHeld(ec) == Step::kWantWrite ? Step::kWantWrite : step;
 }
 
 asio::awaitable<error_code> TlsStream::Handshake() {
@@ -233,14 +253,12 @@ asio::awaitable<error_code> TlsStream::Handshake() {
       if (ec) SendHeld();  // an alert telling the server why
       co_return ec;
     }
-    if (step == Step::kWantRead) {
-      error_code send_ec;
-      if (TrySendHeld(&send_ec) == Step::kWantWrite) step = Step::kWantWrite;
-      if (send_ec) {
-        bio_.hold = false;
-        bio_.hold_after_read = false;
-        co_return send_ec;
-      }
+    error_code send_ec;
+    step = BeforeWait(step, &send_ec);
+    if (send_ec) {
+      bio_.hold = false;
+      bio_.hold_after_read = false;
+      co_return send_ec;
     }
     auto [wait_ec] =
         co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
@@ -259,11 +277,8 @@ asio::awaitable<std::pair<error_code, std::size_t>> TlsStream::ReadSome(
     error_code ec;
     Step step = Try(/*read=*/true, buffer, &read, &ec);
     if (step == Step::kDone) co_return std::pair{ec, read};
-    if (step == Step::kWantRead && !bio_.held.empty()) {
-      // A read before any write: what the handshake held must reach the server first.
-      if (TrySendHeld(&ec) == Step::kWantWrite) step = Step::kWantWrite;
-      if (ec) co_return std::pair{ec, 0};
-    }
+    step = BeforeWait(step, &ec);  // a read before any write
+    if (ec) co_return std::pair{ec, 0};
     auto [wait_ec] =
         co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
                                                             : asio::ip::tcp::socket::wait_write,
@@ -279,8 +294,10 @@ asio::awaitable<error_code> TlsStream::Write(asio::const_buffer data) {
     if (!socket_.is_open()) co_return asio::error::bad_descriptor;
     std::size_t written = 0;
     error_code ec;
-    const Step step = Try(/*read=*/false, buffer, &written, &ec);
+    Step step = Try(/*read=*/false, buffer, &written, &ec);
     if (step == Step::kDone) co_return ec;  // without partial writes, all or nothing
+    step = BeforeWait(step, &ec);           // a write that must first read (a renegotiation)
+    if (ec) co_return ec;
     auto [wait_ec] =
         co_await socket_.async_wait(step == Step::kWantRead ? asio::ip::tcp::socket::wait_read
                                                             : asio::ip::tcp::socket::wait_write,

@@ -47,9 +47,15 @@ class TlsStream {
   /// request: one segment for the server to wake up for instead of two.
   boost::asio::awaitable<boost::system::error_code> Handshake();
 
-  /// Sends what the handshake held back, if anything, when the socket takes it at once: for a
-  /// connection that goes idle before its first request.
-  void SendHeld();
+  /// Sends what the handshake held back, if anything, as far as the socket takes it at once
+  /// (the rest goes before the first write): for a connection that goes idle before its first
+  /// request. False when the socket failed, or the stream has no connection: do not keep it.
+  bool SendHeld();
+
+  /// Closes the socket and starts over with a new SSL from the same context, as if just
+  /// constructed: for a handshake to be tried again on a new connection. False (and the stream
+  /// unusable) when OpenSSL cannot make the SSL.
+  bool Renew();
 
   /// Reads what OpenSSL can give into `buffer` (up to its size): at once when it holds or can
   /// read decrypted bytes, otherwise after waiting for the socket. Returns the error (eof after
@@ -75,6 +81,9 @@ class TlsStream {
   // Sends the held bytes: kDone when they are all out (or on an error, in `ec`), kWantWrite when
   // the socket must first become writable.
   Step TrySendHeld(boost::system::error_code* ec);
+  // Before waiting for the server to send (`step` kWantRead), what the handshake held must
+  // reach it: sends it, and returns the wait then due (kWantWrite while the socket is full).
+  Step BeforeWait(Step step, boost::system::error_code* ec);
 
  public:
   /// What the BIO on the socket works with (public for the BIO's functions only).

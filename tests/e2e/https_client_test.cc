@@ -54,7 +54,8 @@ class HttpsClientTest : public ::testing::Test {
   // Starts one exchange on a strand of its own, as the gateway does for each call.
   std::future<absl::StatusOr<upstream::HttpResponse>> Send(
       milliseconds timeout, asio::cancellation_slot cancel = {},
-      asio::strand<asio::io_context::executor_type>* strand = nullptr) {
+      asio::strand<asio::io_context::executor_type>* strand = nullptr,
+      upstream::ExchangeInfo* info = nullptr) {
     auto promise = std::make_shared<std::promise<absl::StatusOr<upstream::HttpResponse>>>();
     auto future = promise->get_future();
     upstream::HttpRequest request;
@@ -64,7 +65,7 @@ class HttpsClientTest : public ::testing::Test {
     asio::co_spawn(
         executor,
         client_->Send(request, nullptr, {}, std::chrono::steady_clock::now() + timeout, cancel,
-                      nullptr),
+                      info),
         [promise](const std::exception_ptr& error, absl::StatusOr<upstream::HttpResponse> result) {
           if (error) result = absl::InternalError("exception");
           promise->set_value(std::move(result));
@@ -162,6 +163,34 @@ TEST_F(HttpsClientTest, ResumingATls12SessionOffersTls12Alone) {
   EXPECT_EQ(client_->GetStats().full_handshakes, 1u);
   EXPECT_EQ(client_->GetStats().resumed_handshakes, 1u);
   EXPECT_THAT(upstream().ClientHellosOfferingTls13(), ElementsAre(true, false));
+}
+
+TEST_F(HttpsClientTest, AServerThatMovedToTls13OnlyIsOfferedItOnTheSameAttempt) {
+  testing::StandinOptions tls12_only;
+  tls12_only.max_tls_version = TLS1_2_VERSION;
+  UseStandin(tls12_only);
+  StartClient(/*max_connections=*/4);
+  ASSERT_TRUE(Send(seconds(10)).get().ok());  // TLS 1.3 offered, TLS 1.2 answered
+  upstream().RequireTls13();
+  // One call on the pooled connection holds it, so the next needs a new one.
+  const auto gate = std::make_shared<testing::ReplyGate>();
+  upstream().SetHandler([gate](const RecordedRequest&) {
+    StandinReply reply = Ok(milliseconds(0));
+    reply.gate = gate;
+    return reply;
+  });
+  auto pooled = Send(seconds(10));
+  ASSERT_TRUE(upstream().WaitForRequests(2, seconds(10)));
+  upstream::ExchangeInfo info;
+  auto fresh = Send(seconds(10), {}, nullptr, &info);
+  ASSERT_TRUE(upstream().WaitForRequests(3, seconds(10)));
+  gate->Open();
+  ASSERT_TRUE(pooled.get().ok());
+  ASSERT_TRUE(fresh.get().ok());
+  // The offer of TLS 1.2 alone was refused and made again with TLS 1.3, within the attempt.
+  EXPECT_EQ(info.attempts, 1);
+  EXPECT_THAT(upstream().ClientHellosOfferingTls13(), ElementsAre(true, false, true));
+  EXPECT_EQ(client_->GetStats().full_handshakes, 2u);
 }
 
 TEST_F(HttpsClientTest, WithoutATls12WindowEveryConnectionOffersTls13) {

@@ -308,6 +308,7 @@ class CodeArtsStandin::Server {
   bool WaitForRequests(std::size_t n, std::chrono::milliseconds timeout) const;
   std::size_t ConnectionsAccepted() const;
   std::vector<bool> ClientHellosOfferingTls13() const;
+  void RequireTls13();
   std::size_t ConnectionsClosed() const;
   bool WaitForConnectionsClosed(std::size_t n, std::chrono::milliseconds timeout) const;
   void StallHandshakes(std::function<bool(std::uint64_t)> stall);
@@ -336,6 +337,7 @@ class CodeArtsStandin::Server {
   std::function<bool(std::uint64_t)> stall_;  // guarded by mutex_
   std::size_t stalled_ = 0;                   // guarded by mutex_
   std::vector<bool> hellos_offering_tls13_;   // guarded by mutex_
+  bool tls13_only_ = false;                   // guarded by mutex_
 
   // Touched on the io thread only.
   std::uint64_t last_connection_id_ = 0;
@@ -738,7 +740,18 @@ int CodeArtsStandin::Server::OnClientHello(SSL* ssl, int* /*alert*/, void* serve
   auto& self = *static_cast<Server*>(server);
   const std::lock_guard lock(self.mutex_);
   self.hellos_offering_tls13_.push_back(offers_tls13);
+  if (self.tls13_only_) {
+    // The version is chosen after this callback: this connection speaks TLS 1.3 or nothing
+    // (OpenSSL answers an offer without it with a protocol_version alert).
+    SSL_set_max_proto_version(ssl, TLS1_3_VERSION);
+    SSL_set_min_proto_version(ssl, TLS1_3_VERSION);
+  }
   return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+void CodeArtsStandin::Server::RequireTls13() {
+  const std::lock_guard lock(mutex_);
+  tls13_only_ = true;
 }
 
 std::vector<bool> CodeArtsStandin::Server::ClientHellosOfferingTls13() const {
@@ -820,6 +833,8 @@ std::size_t CodeArtsStandin::ConnectionsAccepted() const { return server_->Conne
 std::vector<bool> CodeArtsStandin::ClientHellosOfferingTls13() const {
   return server_->ClientHellosOfferingTls13();
 }
+void CodeArtsStandin::RequireTls13() { server_->RequireTls13(); }
+
 void CodeArtsStandin::StallHandshakes(std::function<bool(std::uint64_t)> stall) {
   server_->StallHandshakes(std::move(stall));
 }

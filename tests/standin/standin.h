@@ -159,6 +159,9 @@ class CodeArtsStandin {
   /// For each ClientHello received so far, in order: whether it offered TLS 1.3 (carried the
   /// supported_versions extension that a TLS 1.3 client must send).
   std::vector<bool> ClientHellosOfferingTls13() const;
+  /// From now on, each new connection speaks TLS 1.3 only, whatever StandinOptions said: a
+  /// server that has moved to TLS 1.3. An offer without it gets a protocol_version alert.
+  void RequireTls13();
   /// From now on, each accepted connection for which `stall(connection_id)` is true has its TLS
   /// handshake never answered (the ClientHello is read and ignored) until the client closes it:
   /// an overloaded load balancer. An empty function stalls none.
