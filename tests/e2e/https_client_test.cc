@@ -7,16 +7,23 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include <array>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "e2e/gateway_fixture.h"
 #include "upstream/tls_context.h"
+#include "upstream/tls_stream.h"
 
 namespace codearts::e2e {
 namespace {
@@ -191,6 +198,57 @@ TEST_F(HttpsClientTest, AServerThatMovedToTls13OnlyIsOfferedItOnTheSameAttempt) 
   EXPECT_EQ(info.attempts, 1);
   EXPECT_THAT(upstream().ClientHellosOfferingTls13(), ElementsAre(true, false, true));
   EXPECT_EQ(client_->GetStats().full_handshakes, 2u);
+}
+
+TEST_F(HttpsClientTest, AHeldFinishedAndALargeFirstWriteGetThroughASmallSendBuffer) {
+  // With a send buffer far smaller than one TLS record, the first write's sendmsg takes the
+  // handshake's held Finished and only part of the record: the rest must follow, in order.
+  auto tls =
+      upstream::MakeClientTlsContext(testing::WriteTempFile("ca.pem", SharedPki().ca_cert_pem));
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto endpoint = upstream::ParseEndpoint(upstream().endpoint());
+  ASSERT_TRUE(endpoint.ok());
+  std::string body(200 * 1024, ' ');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  const std::string request = absl::StrCat("POST /anything HTTP/1.1\r\nHost: ", endpoint->authority,
+                                           "\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
+  asio::io_context io;
+  upstream::TlsStream stream(io, **tls);
+  boost::system::error_code handshake_ec;
+  boost::system::error_code write_ec;
+  boost::system::error_code read_ec;
+  std::string answer;
+  const asio::ip::tcp::endpoint server(asio::ip::make_address(endpoint->host), endpoint->port);
+  const auto exchange = [&]() -> asio::awaitable<void> {
+    auto [connect_ec] =
+        co_await stream.socket().async_connect(server, asio::as_tuple(asio::use_awaitable));
+    if (connect_ec) {
+      handshake_ec = connect_ec;
+      co_return;
+    }
+    stream.socket().set_option(asio::socket_base::send_buffer_size(4096));
+    handshake_ec = co_await stream.Handshake();
+    if (handshake_ec) co_return;
+    write_ec = co_await stream.Write(asio::buffer(request));
+    if (write_ec) co_return;
+    std::array<char, 4096> buffer{};
+    while (answer.find("\r\n\r\n") == std::string::npos) {
+      auto [ec, read] = co_await stream.ReadSome(asio::buffer(buffer));
+      if (ec) {
+        read_ec = ec;
+        co_return;
+      }
+      answer.append(buffer.data(), read);
+    }
+  };
+  asio::co_spawn(io, exchange, asio::detached);
+  io.run_for(seconds(10));  // a bound, not a wait: the exchange ends the loop when it is done
+  ASSERT_FALSE(handshake_ec) << handshake_ec.message();
+  ASSERT_FALSE(write_ec) << write_ec.message();
+  ASSERT_FALSE(read_ec) << read_ec.message();
+  EXPECT_THAT(answer, ::testing::StartsWith("HTTP/1.1 "));
+  ASSERT_TRUE(upstream().WaitForRequests(1, seconds(10)));
+  EXPECT_EQ(upstream().Requests().back().body, body);
 }
 
 TEST_F(HttpsClientTest, WithoutATls12WindowEveryConnectionOffersTls13) {
