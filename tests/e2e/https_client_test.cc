@@ -208,7 +208,7 @@ TEST_F(HttpsClientTest, AHeldFinishedAndALargeFirstWriteGetThroughASmallSendBuff
   ASSERT_TRUE(tls.ok()) << tls.status();
   auto endpoint = upstream::ParseEndpoint(upstream().endpoint());
   ASSERT_TRUE(endpoint.ok());
-  std::string body(200 * 1024, ' ');
+  std::string body(std::size_t{200} * 1024, ' ');
   for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
   const std::string request = absl::StrCat("POST /anything HTTP/1.1\r\nHost: ", endpoint->authority,
                                            "\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
