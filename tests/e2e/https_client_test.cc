@@ -87,16 +87,22 @@ class HttpsClientTest : public ::testing::Test {
     own_standin_ = std::make_unique<CodeArtsStandin>(options, SharedPki());
   }
 
-  // Holds two calls upstream until both have arrived, so that one takes the pooled connection
-  // and the other opens a new one.
-  void SendTwoAtOnce() {
-    const std::size_t before = upstream().Requests().size();
-    const auto gate = std::make_shared<testing::ReplyGate>();
+  // From now on the upstream answers each request once the returned gate is opened.
+  std::shared_ptr<testing::ReplyGate> HoldReplies() {
+    auto gate = std::make_shared<testing::ReplyGate>();
     upstream().SetHandler([gate](const RecordedRequest&) {
       StandinReply reply = Ok(milliseconds(0));
       reply.gate = gate;
       return reply;
     });
+    return gate;
+  }
+
+  // Holds two calls upstream until both have arrived, so that one takes the pooled connection
+  // and the other opens a new one.
+  void SendTwoAtOnce() {
+    const std::size_t before = upstream().Requests().size();
+    const auto gate = HoldReplies();
     auto first = Send(seconds(10));
     auto second = Send(seconds(10));
     ASSERT_TRUE(upstream().WaitForRequests(before + 2, seconds(10)));
@@ -180,12 +186,7 @@ TEST_F(HttpsClientTest, AServerThatMovedToTls13OnlyIsOfferedItOnTheSameAttempt) 
   ASSERT_TRUE(Send(seconds(10)).get().ok());  // TLS 1.3 offered, TLS 1.2 answered
   upstream().RequireTls13();
   // One call on the pooled connection holds it, so the next needs a new one.
-  const auto gate = std::make_shared<testing::ReplyGate>();
-  upstream().SetHandler([gate](const RecordedRequest&) {
-    StandinReply reply = Ok(milliseconds(0));
-    reply.gate = gate;
-    return reply;
-  });
+  const auto gate = HoldReplies();
   auto pooled = Send(seconds(10));
   ASSERT_TRUE(upstream().WaitForRequests(2, seconds(10)));
   upstream::ExchangeInfo info;
